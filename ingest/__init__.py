@@ -1,0 +1,1 @@
+"""Ingest: verify signed batches, resolve badges, gate on consent, locate, commit presence, acknowledge."""
