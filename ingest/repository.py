@@ -15,6 +15,7 @@ from ingest.directory import BadgeRecord
 from ingest.ledger import BatchKey
 from ingest.verify import KnownGateway
 from privacy import keywrap
+from privacy.enrolment import EID_KEY_PURPOSE
 
 __all__ = [
     "DeadLetter",
@@ -29,7 +30,6 @@ __all__ = [
     "write_heartbeat",
 ]
 
-EID_KEY_PURPOSE = "badge-eid-key"
 
 
 @dataclass(frozen=True, slots=True)

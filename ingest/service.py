@@ -173,8 +173,10 @@ class IngestService:
             self._main_loop(stop)
         finally:
             self._closing.set()
+            stop.set()
             self._to_writer.put(None)
             writer.join(timeout=30)
+            listener.join(timeout=5)
             self._link.close()
             log.info("ingest.stopped", instance=self.instance, **{k: v for k, v in self.stats.snapshot().items() if isinstance(v, int)})
 
