@@ -63,7 +63,9 @@ def mosquitto_config(*, port: int, data_dir: Path, host: str = "127.0.0.1", pers
 
 
 def _mosquitto_binary() -> str:
-    found = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+    found = shutil.which("mosquitto") or (
+        "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
+    )
     if found is None:
         raise BrokerError("mosquitto is not installed: run scripts/setup (or apt-get install mosquitto)")
     return found
@@ -72,7 +74,9 @@ def _mosquitto_binary() -> str:
 class LocalBroker:
     """A Mosquitto child process on ``host:port`` with its files in ``data_dir``."""
 
-    def __init__(self, *, port: int, data_dir: Path, host: str = "127.0.0.1", persistence: bool = True) -> None:
+    def __init__(
+        self, *, port: int, data_dir: Path, host: str = "127.0.0.1", persistence: bool = True
+    ) -> None:
         self.host = host
         self.port = port
         self.data_dir = data_dir
@@ -81,19 +85,33 @@ class LocalBroker:
 
     def start(self, *, timeout: float = 10.0) -> None:
         if port_is_open(self.host, self.port):
-            raise BrokerError(f"port {self.port} on {self.host} is already in use; stop what listens there or set CAMPUS_MQTT_PORT")
+            raise BrokerError(
+                f"port {self.port} on {self.host} is already in use; stop what listens there or set CAMPUS_MQTT_PORT"
+            )
         self.data_dir.mkdir(parents=True, exist_ok=True)
         config = self.data_dir / "mosquitto.conf"
-        config.write_text(mosquitto_config(port=self.port, data_dir=self.data_dir.resolve(), host=self.host,
-                                           persistence=self._persistence))
+        config.write_text(
+            mosquitto_config(
+                port=self.port,
+                data_dir=self.data_dir.resolve(),
+                host=self.host,
+                persistence=self._persistence,
+            )
+        )
         self._process = subprocess.Popen(  # noqa: S603 - fixed binary, our own config file
             [_mosquitto_binary(), "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                err = self._process.stderr.read().decode(errors="replace").strip() if self._process.stderr else ""
-                raise BrokerError(f"mosquitto exited at start: {err or 'see ' + str(self.data_dir / 'mosquitto.log')}")
+                err = (
+                    self._process.stderr.read().decode(errors="replace").strip()
+                    if self._process.stderr
+                    else ""
+                )
+                raise BrokerError(
+                    f"mosquitto exited at start: {err or 'see ' + str(self.data_dir / 'mosquitto.log')}"
+                )
             if port_is_open(self.host, self.port):
                 return
             time.sleep(0.05)

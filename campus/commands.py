@@ -11,9 +11,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
 
 from campus import db
 from campus.cli import print_json
+from campus.mqtt import apply_credentials, broker_address
 from campus.settings import Settings
 
 __all__ = ["register"]
@@ -34,7 +36,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("settings", help="print the effective settings (secrets omitted)")
     p.set_defaults(handler=_settings)
 
-    p = sub.add_parser("status", help="check the broker, the database, ingest and the API; exit 1 if any is down")
+    p = sub.add_parser(
+        "status", help="check the broker, the database, ingest and the API; exit 1 if any is down"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=_status)
 
@@ -87,12 +91,10 @@ def _site_add(args: argparse.Namespace, settings: Settings) -> int:
 def check_broker(settings: Settings) -> dict[str, Any]:
     """Connect with MQTT 5 and wait for the CONNACK."""
     address = f"mqtt://{settings.mqtt_host}:{settings.mqtt_port}"
-    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"campus-status-{os.getpid()}", protocol=paho.MQTTv5)
-    if settings.mqtt_username:
-        password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
-        client.username_pw_set(settings.mqtt_username, password)
-    if settings.mqtt_ca_file:
-        client.tls_set(ca_certs=str(settings.mqtt_ca_file), certfile=settings.mqtt_cert_file, keyfile=settings.mqtt_key_file)
+    client = paho.Client(
+        CallbackAPIVersion.VERSION2, client_id=f"campus-status-{os.getpid()}", protocol=paho.MQTTv5
+    )
+    apply_credentials(client, broker_address(settings))
     outcome: dict[str, Any] = {}
     client.on_connect = lambda _c, _u, _f, reason, _p: outcome.update(reason=reason)
     try:
@@ -120,7 +122,10 @@ def check_database(settings: Settings) -> dict[str, Any]:
             ).fetchall()
         migrations = db.migration_status(settings.dsn)
     except db.DatabaseError as exc:
-        return {"database": {"up": False, "error": str(exc)}, "ingest": {"up": False, "error": "database unreachable"}}
+        return {
+            "database": {"up": False, "error": str(exc)},
+            "ingest": {"up": False, "error": "database unreachable"},
+        }
     now = datetime.now(UTC)
     workers = [
         {"instance": inst, "age_s": round((now - seen).total_seconds(), 1), "stats": stats}
@@ -140,7 +145,7 @@ def check_database(settings: Settings) -> dict[str, Any]:
 def check_api(settings: Settings) -> dict[str, Any]:
     url = f"http://{settings.api_host}:{settings.api_port}/healthz"
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - fixed http URL from settings
+        with urllib.request.urlopen(url, timeout=2) as response:
             body = json.loads(response.read())
     except (OSError, ValueError) as exc:
         return {"up": False, "address": url, "error": str(exc)}
@@ -156,7 +161,9 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
             part = report[name]
             detail = part.get("address") or part.get("timescaledb") or ""
             if name == "database" and part.get("up"):
-                detail = f"TimescaleDB {part['timescaledb']} ({part['licence']}), migrations {part['migrations']}"
+                detail = (
+                    f"TimescaleDB {part['timescaledb']} ({part['licence']}), migrations {part['migrations']}"
+                )
             if name == "ingest" and part.get("up"):
                 detail = ", ".join(f"{w['instance']} (seen {w['age_s']} s ago)" for w in part["workers"])
             state = "up  " if part.get("up") else "DOWN"

@@ -33,7 +33,9 @@ class DatabaseError(RuntimeError):
 def connect(dsn: str, *, autocommit: bool = False, application_name: str = "campus") -> psycopg.Connection:
     """Open a connection, mapping connection failures to :class:`DatabaseError`."""
     try:
-        return psycopg.connect(dsn, autocommit=autocommit, application_name=application_name, connect_timeout=5)
+        return psycopg.connect(
+            dsn, autocommit=autocommit, application_name=application_name, connect_timeout=5
+        )
     except psycopg.OperationalError as exc:
         raise DatabaseError(f"cannot connect to the database: {str(exc).strip().splitlines()[0]}") from exc
 

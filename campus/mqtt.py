@@ -22,13 +22,23 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from campus.logs import get_logger
+from campus.settings import Settings
 
-__all__ = ["Backoff", "BrokerAddress", "Inbound", "MqttLink", "user_properties"]
+__all__ = [
+    "Backoff",
+    "BrokerAddress",
+    "Inbound",
+    "MqttLink",
+    "apply_credentials",
+    "broker_address",
+    "user_properties",
+]
 
 log = get_logger(__name__)
 
@@ -52,6 +62,31 @@ class BrokerAddress:
         return f"{scheme}://{self.host}:{self.port}"
 
 
+def broker_address(settings: Settings) -> BrokerAddress:
+    return BrokerAddress(
+        host=settings.mqtt_host,
+        port=settings.mqtt_port,
+        username=settings.mqtt_username,
+        password=settings.mqtt_password.get_secret_value() if settings.mqtt_password else None,
+        ca_file=settings.mqtt_ca_file,
+        cert_file=settings.mqtt_cert_file,
+        key_file=settings.mqtt_key_file,
+    )
+
+
+def apply_credentials(client: paho.Client, address: BrokerAddress) -> None:
+    """Username/password and TLS (with a client certificate when given)."""
+    if address.username:
+        client.username_pw_set(address.username, address.password)
+    if address.ca_file:
+        client.tls_set(
+            ca_certs=str(address.ca_file),
+            certfile=str(address.cert_file) if address.cert_file else None,
+            keyfile=str(address.key_file) if address.key_file else None,
+            tls_version=ssl.PROTOCOL_TLS_CLIENT,
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Inbound:
     """A received message, in our own type."""
@@ -67,7 +102,9 @@ class Inbound:
 class Backoff:
     """Exponential backoff with full jitter: a random wait in [0, min(cap, base * 2**n)]."""
 
-    def __init__(self, *, base_s: float = 0.25, cap_s: float = 30.0, rng: random.Random | None = None) -> None:
+    def __init__(
+        self, *, base_s: float = 0.25, cap_s: float = 30.0, rng: random.Random | None = None
+    ) -> None:
         self._base = base_s
         self._cap = cap_s
         self._attempt = 0
@@ -83,7 +120,7 @@ class Backoff:
 
 
 def user_properties(pairs: dict[str, str]) -> Properties:
-    props = Properties(PacketTypes.PUBLISH)
+    props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
     props.UserProperty = list(pairs.items())
     return props
 
@@ -129,23 +166,15 @@ class MqttLink:
         self.connects = 0
 
         client = paho.Client(
-            paho.CallbackAPIVersion.VERSION2,
+            CallbackAPIVersion.VERSION2,
             client_id=client_id,
             protocol=paho.MQTTv5,
             manual_ack=manual_ack,
         )
-        if address.username:
-            client.username_pw_set(address.username, address.password)
-        if address.ca_file:
-            client.tls_set(
-                ca_certs=str(address.ca_file),
-                certfile=str(address.cert_file) if address.cert_file else None,
-                keyfile=str(address.key_file) if address.key_file else None,
-                tls_version=ssl.PROTOCOL_TLS_CLIENT,
-            )
+        apply_credentials(client, address)
         if will is not None:
             topic, payload, props = will
-            will_props = Properties(PacketTypes.WILLMESSAGE)
+            will_props = Properties(PacketTypes.WILLMESSAGE)  # type: ignore[no-untyped-call]
             will_props.UserProperty = list(props.items())
             client.will_set(topic, payload, qos=1, retain=True, properties=will_props)
         client.max_inflight_messages_set(1000)
@@ -153,7 +182,7 @@ class MqttLink:
         client.on_connect = self._handle_connect
         client.on_disconnect = self._handle_disconnect
         client.on_message = self._handle_message
-        self._connect_props = Properties(PacketTypes.CONNECT)
+        self._connect_props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         self._connect_props.SessionExpiryInterval = session_expiry_s
         self._connect_props.ReceiveMaximum = receive_maximum
         self._client = client
@@ -167,7 +196,9 @@ class MqttLink:
         self.close()
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"mqtt-{self._client._client_id.decode()}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=f"mqtt-{self._client._client_id.decode()}", daemon=True
+        )
         self._thread.start()
 
     def close(self) -> None:
@@ -186,7 +217,13 @@ class MqttLink:
 
     # -- operations (thread-safe) -------------------------------------
     def publish(
-        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False, props: dict[str, str] | None = None
+        self,
+        topic: str,
+        payload: bytes,
+        *,
+        qos: int = 1,
+        retain: bool = False,
+        props: dict[str, str] | None = None,
     ) -> paho.MQTTMessageInfo:
         return self._client.publish(
             topic, payload, qos=qos, retain=retain, properties=user_properties(props) if props else None
@@ -216,7 +253,12 @@ class MqttLink:
                 first = False
             except (OSError, ssl.SSLError) as exc:
                 delay = self._backoff.next()
-                log.warning("mqtt.connect_failed", broker=str(self.address), error=type(exc).__name__, retry_s=round(delay, 2))
+                log.warning(
+                    "mqtt.connect_failed",
+                    broker=str(self.address),
+                    error=type(exc).__name__,
+                    retry_s=round(delay, 2),
+                )
                 self._stop.wait(delay)
                 continue
             sock = client.socket()
@@ -233,7 +275,9 @@ class MqttLink:
             log.warning("mqtt.disconnected", broker=str(self.address), rc=int(rc), retry_s=round(delay, 2))
             self._stop.wait(delay)
 
-    def _handle_connect(self, client: paho.Client, _userdata: Any, _flags: Any, reason: ReasonCode, _props: Any) -> None:
+    def _handle_connect(
+        self, client: paho.Client, _userdata: Any, _flags: Any, reason: ReasonCode, _props: Any
+    ) -> None:
         if reason.is_failure:
             log.error("mqtt.connect_refused", broker=str(self.address), reason=str(reason))
             return
@@ -245,7 +289,9 @@ class MqttLink:
         if self._on_connect_cb is not None:
             self._on_connect_cb()
 
-    def _handle_disconnect(self, _client: paho.Client, _userdata: Any, _flags: Any, reason: ReasonCode, _props: Any) -> None:
+    def _handle_disconnect(
+        self, _client: paho.Client, _userdata: Any, _flags: Any, reason: ReasonCode, _props: Any
+    ) -> None:
         self._connected.clear()
 
     def _handle_message(self, _client: paho.Client, _userdata: Any, message: paho.MQTTMessage) -> None:
@@ -254,7 +300,7 @@ class MqttLink:
         self._on_message(
             Inbound(
                 topic=message.topic,
-                payload=message.payload,
+                payload=bytes(message.payload),
                 mid=message.mid,
                 qos=message.qos,
                 retain=bool(message.retain),

@@ -19,7 +19,12 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 __all__ = ["Environment", "Settings", "redact_url"]
 
@@ -124,7 +129,9 @@ class Settings(BaseSettings):
                 if getattr(self, name).get_secret_value() == _PLACEHOLDER_KEY:
                     raise ValueError(f"{name} is the development placeholder; set a real key for production")
             if urlsplit(self.database_url.get_secret_value()).password is None:
-                raise ValueError("database_url has no password; production needs an authenticated database role")
+                raise ValueError(
+                    "database_url has no password; production needs an authenticated database role"
+                )
         return self
 
     # Convenience accessors (never logged in clear).

@@ -30,7 +30,9 @@ __all__ = [
 
 PREFIX = "campus/v1"
 _ID = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
-_GATEWAY_TOPIC = re.compile(rf"^{PREFIX}/(?P<site>{_ID})/gateways/(?P<gateway>{_ID})/(?P<kind>sightings|status|ack)$")
+_GATEWAY_TOPIC = re.compile(
+    rf"^{PREFIX}/(?P<site>{_ID})/gateways/(?P<gateway>{_ID})/(?P<kind>sightings|status|ack)$"
+)
 
 
 @dataclass(frozen=True, slots=True)

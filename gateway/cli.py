@@ -24,7 +24,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--x", type=float)
     p.add_argument("--y", type=float)
     p.add_argument("--floor", type=int)
-    p.add_argument("--out", type=Path, default=None, help="directory for <id>.key and <id>.toml (default: <data_dir>/gateways)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="directory for <id>.key and <id>.toml (default: <data_dir>/gateways)",
+    )
     p.add_argument("--public-key", help="register this hex Ed25519 public key instead of making a key pair")
     p.set_defaults(handler=_enroll)
     p = gsub.add_parser("revoke", help="revoke a gateway's key: its messages are rejected from now on")
@@ -34,10 +39,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _enroll(args: argparse.Namespace, settings: Settings) -> int:
     site = args.site or settings.site_id
-    placement = enrollment.GatewayPlacementSpec(kind=args.kind, zone_id=args.zone, x=args.x, y=args.y, floor=args.floor)
+    placement = enrollment.GatewayPlacementSpec(
+        kind=args.kind, zone_id=args.zone, x=args.x, y=args.y, floor=args.floor
+    )
     with db.connect(settings.dsn) as conn, conn.transaction():
         if conn.execute("SELECT 1 FROM sites WHERE site_id = %s", (site,)).fetchone() is None:
-            raise CommandError(f"unknown site {site!r}: add it first with 'campus site add {site} --name ...'")
+            raise CommandError(
+                f"unknown site {site!r}: add it first with 'campus site add {site} --name ...'"
+            )
         if args.public_key:
             try:
                 public_key = bytes.fromhex(args.public_key)
@@ -58,7 +67,9 @@ def _enroll(args: argparse.Namespace, settings: Settings) -> int:
             broker_host=settings.mqtt_host,
             broker_port=settings.mqtt_port,
         )
-    print(f"gateway {result.gateway_id} enrolled for site {site}: config {result.config_file}, key {result.key_file}")
+    print(
+        f"gateway {result.gateway_id} enrolled for site {site}: config {result.config_file}, key {result.key_file}"
+    )
     return 0
 
 

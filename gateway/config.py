@@ -115,8 +115,17 @@ def load_config(path: Path) -> GatewayConfig:
         raise ConfigError(f"{path}: {problems}") from exc
 
 
-def write_config(path: Path, *, gateway_id: str, site: str, key_file: Path, badge_hash_key: bytes,
-                 broker_host: str, broker_port: int, journal_path: Path) -> None:
+def write_config(
+    path: Path,
+    *,
+    gateway_id: str,
+    site: str,
+    key_file: Path,
+    badge_hash_key: bytes,
+    broker_host: str,
+    broker_port: int,
+    journal_path: Path,
+) -> None:
     """Write a gateway configuration file (mode 0600: it names the key and holds the hash key)."""
     text = (
         f'gateway_id = "{gateway_id}"\n'

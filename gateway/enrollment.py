@@ -35,7 +35,12 @@ class EnrolledGateway:
 
 
 def register_public_key(
-    conn: psycopg.Connection, *, gateway_id: str, site_id: str, public_key: bytes, placement: GatewayPlacementSpec
+    conn: psycopg.Connection,
+    *,
+    gateway_id: str,
+    site_id: str,
+    public_key: bytes,
+    placement: GatewayPlacementSpec,
 ) -> None:
     """Register (or re-key) a gateway. Re-enrolling replaces its key and lifts a revocation."""
     if len(public_key) != signing.PUBLIC_KEY_BYTES:
@@ -48,13 +53,25 @@ def register_public_key(
              zone_id = EXCLUDED.zone_id, x = EXCLUDED.x, y = EXCLUDED.y, floor = EXCLUDED.floor,
              rssi_at_1m = EXCLUDED.rssi_at_1m, path_loss_exponent = EXCLUDED.path_loss_exponent,
              enrolled_at = now(), revoked_at = NULL""",
-        (gateway_id, site_id, public_key, placement.kind, placement.zone_id, placement.x, placement.y,
-         placement.floor, placement.rssi_at_1m, placement.path_loss_exponent),
+        (
+            gateway_id,
+            site_id,
+            public_key,
+            placement.kind,
+            placement.zone_id,
+            placement.x,
+            placement.y,
+            placement.floor,
+            placement.rssi_at_1m,
+            placement.path_loss_exponent,
+        ),
     )
 
 
 def revoke(conn: psycopg.Connection, *, gateway_id: str) -> bool:
-    cur = conn.execute("UPDATE gateways SET revoked_at = now() WHERE gateway_id = %s AND revoked_at IS NULL", (gateway_id,))
+    cur = conn.execute(
+        "UPDATE gateways SET revoked_at = now() WHERE gateway_id = %s AND revoked_at IS NULL", (gateway_id,)
+    )
     return cur.rowcount == 1
 
 
@@ -77,7 +94,11 @@ def enroll(
     with os.fdopen(fd, "w") as handle:
         handle.write(signing.private_key_bytes(key).hex() + "\n")
     register_public_key(
-        conn, gateway_id=gateway_id, site_id=site_id, public_key=signing.public_key_bytes(key), placement=placement
+        conn,
+        gateway_id=gateway_id,
+        site_id=site_id,
+        public_key=signing.public_key_bytes(key),
+        placement=placement,
     )
     config_file = out_dir / f"{gateway_id}.toml"
     write_config(

@@ -78,7 +78,8 @@ class Journal:
             seq = self._next_seq
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute(
-                "INSERT INTO batches (boot, seq, created_ms, body) VALUES (?, ?, ?, ?)", (self.boot, seq, created_ms, body)
+                "INSERT INTO batches (boot, seq, created_ms, body) VALUES (?, ?, ?, ?)",
+                (self.boot, seq, created_ms, body),
             )
             self._bytes += len(body)
             if self._bytes > self._max_bytes:
@@ -89,7 +90,9 @@ class Journal:
 
     def _drop_oldest_locked(self) -> None:
         while self._bytes > self._max_bytes:
-            row = self._db.execute("SELECT boot, seq, length(body) FROM batches ORDER BY boot, seq LIMIT 1").fetchone()
+            row = self._db.execute(
+                "SELECT boot, seq, length(body) FROM batches ORDER BY boot, seq LIMIT 1"
+            ).fetchone()
             if row is None:
                 return
             self._db.execute("DELETE FROM batches WHERE boot = ? AND seq = ?", (row[0], row[1]))
@@ -110,19 +113,22 @@ class Journal:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             removed_bytes = self._db.execute(
-                "SELECT COALESCE(SUM(length(body)), 0), COUNT(*) FROM batches WHERE boot = ? AND seq <= ?", (boot, hwm)
+                "SELECT COALESCE(SUM(length(body)), 0), COUNT(*) FROM batches WHERE boot = ? AND seq <= ?",
+                (boot, hwm),
             ).fetchone()
             self._db.execute("DELETE FROM batches WHERE boot = ? AND seq <= ?", (boot, hwm))
             count = removed_bytes[1]
             self._bytes -= removed_bytes[0]
             for seq in also:
-                row = self._db.execute("SELECT length(body) FROM batches WHERE boot = ? AND seq = ?", (boot, seq)).fetchone()
+                row = self._db.execute(
+                    "SELECT length(body) FROM batches WHERE boot = ? AND seq = ?", (boot, seq)
+                ).fetchone()
                 if row is not None:
                     self._db.execute("DELETE FROM batches WHERE boot = ? AND seq = ?", (boot, seq))
                     self._bytes -= row[0]
                     count += 1
             self._db.execute("COMMIT")
-        return count
+        return int(count)
 
     def depth(self) -> int:
         with self._lock:
@@ -130,4 +136,4 @@ class Journal:
 
     @property
     def size_bytes(self) -> int:
-        return self._bytes
+        return int(self._bytes)

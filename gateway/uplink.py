@@ -92,7 +92,11 @@ class Uplink:
             subscriptions=[(topics.ack(site, gateway_id), 1)],
             on_message=self._on_ack,
             on_connect=self._on_connect,
-            will=(self._status_topic, will_payload, {signing.SIGNATURE_PROPERTY: self._sign(self._status_topic, will_payload)}),
+            will=(
+                self._status_topic,
+                will_payload,
+                {signing.SIGNATURE_PROPERTY: self._sign(self._status_topic, will_payload)},
+            ),
             backoff=Backoff(base_s=0.25, cap_s=15.0),
         )
         self._thread = threading.Thread(target=self._run, name=f"uplink-{gateway_id}", daemon=True)
@@ -133,7 +137,8 @@ class Uplink:
                 _json.encode(self.site),
                 b',"gateway":',
                 _json.encode(self.gateway_id),
-                b',"boot":%d,"seq":%d,"sent_at_ms":%d,"sightings":' % (entry.boot, entry.seq, int(self._clock() * 1000)),
+                b',"boot":%d,"seq":%d,"sent_at_ms":%d,"sightings":'
+                % (entry.boot, entry.seq, int(self._clock() * 1000)),
                 entry.body,
                 b"}",
             )
@@ -158,7 +163,10 @@ class Uplink:
     def publish_status(self) -> None:
         payload = self._status_payload(wire.GatewayState.ONLINE)
         self.link.publish(
-            self._status_topic, payload, retain=True, props={signing.SIGNATURE_PROPERTY: self._sign(self._status_topic, payload)}
+            self._status_topic,
+            payload,
+            retain=True,
+            props={signing.SIGNATURE_PROPERTY: self._sign(self._status_topic, payload)},
         )
 
     def _on_connect(self) -> None:
@@ -177,7 +185,11 @@ class Uplink:
             return
         trimmed = self.journal.trim(boot=ack.boot, hwm=ack.hwm, also=tuple(ack.committed_above))
         with self._lock:
-            for key in [k for k in self._inflight if k[0] == ack.boot and (k[1] <= ack.hwm or k[1] in ack.committed_above)]:
+            for key in [
+                k
+                for k in self._inflight
+                if k[0] == ack.boot and (k[1] <= ack.hwm or k[1] in ack.committed_above)
+            ]:
                 del self._inflight[key]
         self.stats.acked += trimmed
         self._wake.set()
@@ -209,7 +221,9 @@ class Uplink:
                     continue
                 self._inflight[key] = now
             payload = self._payload(entry)
-            self.link.publish(self._topic, payload, props={signing.SIGNATURE_PROPERTY: self._sign(self._topic, payload)})
+            self.link.publish(
+                self._topic, payload, props={signing.SIGNATURE_PROPERTY: self._sign(self._topic, payload)}
+            )
             if sent is None:
                 self.stats.published += 1
             else:

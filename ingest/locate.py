@@ -23,7 +23,7 @@ _STRONG_RSSI = -60.0
 def rssi_confidence(rssi: int | None) -> float:
     if rssi is None:
         return 0.5
-    return max(0.01, min(1.0, 0.5 ** ((_STRONG_RSSI - rssi) / 10.0)))
+    return max(0.01, min(1.0, float(0.5 ** ((_STRONG_RSSI - rssi) / 10.0))))
 
 
 def sighting_row(

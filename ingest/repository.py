@@ -31,7 +31,6 @@ __all__ = [
 ]
 
 
-
 @dataclass(frozen=True, slots=True)
 class GatewayPlacement:
     gateway_id: str
@@ -92,7 +91,9 @@ def load_badges(conn: psycopg.Connection, sites: Sequence[str], *, master_key: b
             student_key=student_key,
             kind=SightingKind(kind),
             static_hash=bytes(static_hash) if static_hash is not None else None,
-            eid_key=keywrap.unwrap(master_key, bytes(wrapped), purpose=EID_KEY_PURPOSE) if wrapped is not None else None,
+            eid_key=keywrap.unwrap(master_key, bytes(wrapped), purpose=EID_KEY_PURPOSE)
+            if wrapped is not None
+            else None,
             rotation_s=rotation_s,
         )
         for student_key, kind, static_hash, wrapped, rotation_s in rows
@@ -116,11 +117,15 @@ def load_consents(
 
 
 def student_keys(conn: psycopg.Connection, student_ids: Sequence[str]) -> list[int]:
-    rows = conn.execute("SELECT student_key FROM students WHERE student_id = ANY(%s::uuid[])", (list(student_ids),))
+    rows = conn.execute(
+        "SELECT student_key FROM students WHERE student_id = ANY(%s::uuid[])", (list(student_ids),)
+    )
     return [r[0] for r in rows]
 
 
-def load_progress(conn: psycopg.Connection, gateway_ids: Iterable[str]) -> list[tuple[str, int, int, list[int]]]:
+def load_progress(
+    conn: psycopg.Connection, gateway_ids: Iterable[str]
+) -> list[tuple[str, int, int, list[int]]]:
     """(gateway, boot, hwm, committed seqs above hwm) for every known boot."""
     rows = conn.execute(
         """SELECT p.gateway_id, p.boot, p.hwm,
@@ -160,13 +165,18 @@ def commit_flush(
                 (list(gws), list(boots), list(seqs)),
             )
             new = {(gw, boot, seq) for gw, boot, seq in cur.fetchall()}
-        with conn.cursor() as cur, cur.copy(
-            "COPY presence (time, site_id, student_key, zone_id, source, confidence, gateway_id) FROM STDIN (FORMAT BINARY)"
-        ) as copy:
+        with (
+            conn.cursor() as cur,
+            cur.copy(
+                "COPY presence (time, site_id, student_key, zone_id, source, confidence, gateway_id) FROM STDIN (FORMAT BINARY)"
+            ) as copy,
+        ):
             copy.set_types(["timestamptz", "text", "int8", "text", "text", "float4", "text"])
             for key in new:
                 for r in rows_by_batch.get(key, ()):
-                    copy.write_row((r.time, r.site_id, r.student_key, r.zone_id, r.source, r.confidence, r.gateway_id))
+                    copy.write_row(
+                        (r.time, r.site_id, r.student_key, r.zone_id, r.source, r.confidence, r.gateway_id)
+                    )
         if progress:
             keys = list(progress)
             conn.execute(
@@ -180,7 +190,10 @@ def commit_flush(
             with conn.cursor() as cur:
                 cur.executemany(
                     "INSERT INTO dead_letters (topic, reason, detail, gateway_id, payload) VALUES (%s, %s, %s, %s, %s)",
-                    [(d.topic, d.reason, d.detail[:1000], d.gateway_id, d.payload[:4096]) for d in dead_letters],
+                    [
+                        (d.topic, d.reason, d.detail[:1000], d.gateway_id, d.payload[:4096])
+                        for d in dead_letters
+                    ],
                 )
             conn.execute(
                 """DELETE FROM dead_letters WHERE id <= (SELECT max(id) - %s FROM dead_letters)""",

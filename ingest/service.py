@@ -35,7 +35,7 @@ import psycopg
 
 from campus import db, topics, wire
 from campus.logs import get_logger
-from campus.mqtt import Backoff, BrokerAddress, Inbound, MqttLink
+from campus.mqtt import Backoff, Inbound, MqttLink, broker_address
 from campus.settings import Settings
 from campus.signing import SIGNATURE_PROPERTY
 from ingest import repository
@@ -46,7 +46,7 @@ from ingest.repository import DeadLetter, GatewayPlacement, PresenceRow
 from ingest.stats import IngestStats, register_for_export
 from ingest.verify import KnownGateway, Rejection, verify_batch
 
-__all__ = ["IngestService", "broker_address"]
+__all__ = ["IngestService"]
 
 log = get_logger(__name__)
 
@@ -60,18 +60,6 @@ SHUTDOWN_RETRIES = 3
 # An ingest worker's broker session outlives a restart by this long, so
 # messages published meanwhile wait for it.
 SESSION_EXPIRY_S = 3600
-
-
-def broker_address(settings: Settings) -> BrokerAddress:
-    return BrokerAddress(
-        host=settings.mqtt_host,
-        port=settings.mqtt_port,
-        username=settings.mqtt_username,
-        password=settings.mqtt_password.get_secret_value() if settings.mqtt_password else None,
-        ca_file=settings.mqtt_ca_file,
-        cert_file=settings.mqtt_cert_file,
-        key_file=settings.mqtt_key_file,
-    )
 
 
 @dataclass
@@ -130,7 +118,9 @@ class IngestService:
     # -- start-up ---------------------------------------------------------
     def _load_directory(self, conn: psycopg.Connection) -> _Directory:
         gateways, placements = repository.load_gateways(conn, self.sites)
-        badges = BadgeDirectory(repository.load_badges(conn, self.sites, master_key=self.settings.master_key_bytes))
+        badges = BadgeDirectory(
+            repository.load_badges(conn, self.sites, master_key=self.settings.master_key_bytes)
+        )
         badges.prepare(int(self._clock() * 1000))
         return _Directory(gateways, placements, badges)
 
@@ -156,7 +146,9 @@ class IngestService:
         listener = threading.Thread(target=self._listen, args=(stop,), name="ingest-directory", daemon=True)
         writer.start()
         listener.start()
-        subscriptions = [(topics.shared(self._group, topics.sightings_filter(site)), 1) for site in self.sites]
+        subscriptions = [
+            (topics.shared(self._group, topics.sightings_filter(site)), 1) for site in self.sites
+        ]
         self._link = MqttLink(
             broker_address(self.settings),
             client_id=f"ingest-{self.instance}",
@@ -178,7 +170,11 @@ class IngestService:
             writer.join(timeout=30)
             listener.join(timeout=5)
             self._link.close()
-            log.info("ingest.stopped", instance=self.instance, **{k: v for k, v in self.stats.snapshot().items() if isinstance(v, int)})
+            log.info(
+                "ingest.stopped",
+                instance=self.instance,
+                **{k: v for k, v in self.stats.snapshot().items() if isinstance(v, int)},
+            )
 
     def stop(self) -> None:
         self._stop.set()
@@ -191,7 +187,9 @@ class IngestService:
             stopping = stop.is_set()
             timeout = max(0.0, interval - (time.monotonic() - flush.opened))
             try:
-                message = self._inbox.get(timeout=min(timeout, 0.05)) if not stopping else self._inbox.get_nowait()
+                message = (
+                    self._inbox.get(timeout=min(timeout, 0.05)) if not stopping else self._inbox.get_nowait()
+                )
             except queue.Empty:
                 message = None
             if message is not None:
@@ -204,8 +202,10 @@ class IngestService:
                         break
             self.stats.inbox_depth = self._inbox.qsize()
             now = time.monotonic()
-            if now - flush.opened >= interval or len(flush.batches) >= self.settings.flush_max_batches or (
-                stopping and message is None
+            if (
+                now - flush.opened >= interval
+                or len(flush.batches) >= self.settings.flush_max_batches
+                or (stopping and message is None)
             ):
                 if not flush.empty():
                     self._to_writer.put(flush)  # blocks while the writer is two flushes behind
@@ -235,8 +235,12 @@ class IngestService:
             )
         except Rejection as exc:
             self.stats.rejected[exc.reason] += 1
-            log.warning("ingest.rejected", reason=str(exc.reason), gateway_id=exc.gateway_id, detail=exc.detail[:200])
-            flush.dead_letters.append(DeadLetter(message.topic, exc.reason, exc.detail, exc.gateway_id, message.payload))
+            log.warning(
+                "ingest.rejected", reason=str(exc.reason), gateway_id=exc.gateway_id, detail=exc.detail[:200]
+            )
+            flush.dead_letters.append(
+                DeadLetter(message.topic, exc.reason, exc.detail, exc.gateway_id, message.payload)
+            )
             flush.acks.append((message.mid, message.qos))
             return
         key: BatchKey = (batch.gateway, batch.boot, batch.seq)
@@ -259,7 +263,13 @@ class IngestService:
                 self.stats.consent_drops += 1
                 continue
             rows.append(
-                sighting_row(sighting, student_key=student, site_id=batch.site, gateway_id=batch.gateway, placement=placement)
+                sighting_row(
+                    sighting,
+                    student_key=student,
+                    site_id=batch.site,
+                    gateway_id=batch.gateway,
+                    placement=placement,
+                )
             )
         self.stats.batches += 1
         self.stats.sightings += len(batch.sightings)
@@ -288,7 +298,10 @@ class IngestService:
                     now = time.monotonic()
                     if now - last_heartbeat >= HEARTBEAT_S:
                         repository.write_heartbeat(
-                            conn, service="ingest", instance=self.instance, started_at=self._started_at,
+                            conn,
+                            service="ingest",
+                            instance=self.instance,
+                            started_at=self._started_at,
                             stats={**self.stats.snapshot(), "sites": list(self.sites)},
                         )
                         last_heartbeat = now
@@ -303,7 +316,9 @@ class IngestService:
                     # rolled back, nothing was acknowledged; retry the same flush.
                     self.stats.store_errors += 1
                     delay = backoff.next()
-                    log.warning("ingest.commit_failed", error=str(exc).splitlines()[0][:200], retry_s=round(delay, 2))
+                    log.warning(
+                        "ingest.commit_failed", error=str(exc).splitlines()[0][:200], retry_s=round(delay, 2)
+                    )
                     if conn is not None:
                         conn.close()
                     conn = None
@@ -349,8 +364,14 @@ class IngestService:
         for gateway_id, boot in flush.touched:
             with self._ledger_lock:
                 hwm, above = self._ledger.state(gateway_id, boot)
-            ack = wire.Ack(v=1, gateway=gateway_id, boot=boot, hwm=hwm, committed_at_ms=committed_ms,
-                           committed_above=above[:1000])
+            ack = wire.Ack(
+                v=1,
+                gateway=gateway_id,
+                boot=boot,
+                hwm=hwm,
+                committed_at_ms=committed_ms,
+                committed_above=above[:1000],
+            )
             link.publish(topics.ack(flush.sites[gateway_id], gateway_id), wire.encode(ack), qos=1)
 
     # -- directory thread -----------------------------------------------------
@@ -358,7 +379,9 @@ class IngestService:
         backoff = Backoff(base_s=0.5, cap_s=10.0)
         while not stop.is_set():
             try:
-                with db.connect(self.settings.dsn, autocommit=True, application_name="campus-ingest-listen") as conn:
+                with db.connect(
+                    self.settings.dsn, autocommit=True, application_name="campus-ingest-listen"
+                ) as conn:
                     conn.execute("LISTEN campus_consent")
                     conn.execute("LISTEN campus_directory")
                     backoff.reset()
@@ -378,7 +401,9 @@ class IngestService:
                             last_refresh = time.monotonic()
             except (psycopg.OperationalError, db.DatabaseError) as exc:
                 delay = backoff.next()
-                log.warning("ingest.listen_failed", error=str(exc).splitlines()[0][:200], retry_s=round(delay, 2))
+                log.warning(
+                    "ingest.listen_failed", error=str(exc).splitlines()[0][:200], retry_s=round(delay, 2)
+                )
                 stop.wait(delay)
 
     def _refresh_consents(self, conn: psycopg.Connection, student_ids: list[str]) -> None:

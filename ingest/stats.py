@@ -84,9 +84,15 @@ class _Collector(Collector):
             for instance, stats in workers.items():
                 family.add_metric([instance], getattr(stats, name))
             yield family
-        rejected = CounterMetricFamily("campus_ingest_rejected", "messages rejected, by reason", labels=["instance", "reason"])
-        lag = GaugeMetricFamily("campus_ingest_commit_p99_ms", "p99 publish-to-commit latency", labels=["instance"])
-        depth = GaugeMetricFamily("campus_ingest_inbox_depth", "messages waiting in the inbox", labels=["instance"])
+        rejected = CounterMetricFamily(
+            "campus_ingest_rejected", "messages rejected, by reason", labels=["instance", "reason"]
+        )
+        lag = GaugeMetricFamily(
+            "campus_ingest_commit_p99_ms", "p99 publish-to-commit latency", labels=["instance"]
+        )
+        depth = GaugeMetricFamily(
+            "campus_ingest_inbox_depth", "messages waiting in the inbox", labels=["instance"]
+        )
         for instance, stats in workers.items():
             for reason, count in stats.rejected.items():
                 rejected.add_metric([instance, reason], count)

@@ -77,7 +77,9 @@ def verify_batch(
     if known.revoked:
         raise Rejection(RejectReason.REVOKED_GATEWAY, "gateway's key is revoked", gateway_id=gateway_id)
     if known.site_id != parsed.site:
-        raise Rejection(RejectReason.MISROUTED, f"gateway belongs to site {known.site_id!r}", gateway_id=gateway_id)
+        raise Rejection(
+            RejectReason.MISROUTED, f"gateway belongs to site {known.site_id!r}", gateway_id=gateway_id
+        )
     try:
         signing.verify(known.public_key, topic=topic, payload=payload, signature=signature)
     except signing.SignatureError as exc:
@@ -87,7 +89,9 @@ def verify_batch(
     except wire.WireError as exc:
         raise Rejection(RejectReason(exc.reason), exc.detail, gateway_id=gateway_id) from exc
     if batch.gateway != gateway_id or batch.site != parsed.site:
-        raise Rejection(RejectReason.MISROUTED, "payload's site/gateway differ from the topic's", gateway_id=gateway_id)
+        raise Rejection(
+            RejectReason.MISROUTED, "payload's site/gateway differ from the topic's", gateway_id=gateway_id
+        )
     if abs(batch.sent_at_ms - now_ms) > skew_ms:
         raise Rejection(
             RejectReason.CLOCK_SKEW,

@@ -32,4 +32,6 @@ def eid(badge_key: bytes, window: int) -> bytes:
     """The identifier a badge broadcasts during rotation window ``window``."""
     if len(badge_key) != BADGE_KEY_BYTES:
         raise ValueError(f"badge key must be {BADGE_KEY_BYTES} bytes")
-    return hmac.new(badge_key, b"campus-eid-v1" + window.to_bytes(8, "big"), hashlib.sha256).digest()[:EID_BYTES]
+    return hmac.new(badge_key, b"campus-eid-v1" + window.to_bytes(8, "big"), hashlib.sha256).digest()[
+        :EID_BYTES
+    ]

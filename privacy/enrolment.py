@@ -54,10 +54,15 @@ def enrol_students(
     students = []
     for year_group in year_groups:
         student_id = uuid.uuid4()
-        students.append(EnrolledStudent(student_id, derive_student_key(pseudonym_key, student_id), site_id, year_group))
-    with conn.cursor() as cur, cur.copy(
-        "COPY students (student_id, site_id, student_key, year_group) FROM STDIN (FORMAT BINARY)"
-    ) as copy:
+        students.append(
+            EnrolledStudent(student_id, derive_student_key(pseudonym_key, student_id), site_id, year_group)
+        )
+    with (
+        conn.cursor() as cur,
+        cur.copy(
+            "COPY students (student_id, site_id, student_key, year_group) FROM STDIN (FORMAT BINARY)"
+        ) as copy,
+    ):
         copy.set_types(["uuid", "text", "int8", "int2"])
         for s in students:
             copy.write_row((s.student_id, s.site_id, s.student_key, s.year_group))
@@ -73,9 +78,12 @@ def issue_eid_badges(
 ) -> list[bytes]:
     """Issue a rotating-id badge to each student; returns each badge's raw key, in order."""
     keys = []
-    with conn.cursor() as cur, cur.copy(
-        "COPY badges (site_id, student_id, kind, eid_key_wrapped, rotation_s) FROM STDIN (FORMAT BINARY)"
-    ) as copy:
+    with (
+        conn.cursor() as cur,
+        cur.copy(
+            "COPY badges (site_id, student_id, kind, eid_key_wrapped, rotation_s) FROM STDIN (FORMAT BINARY)"
+        ) as copy,
+    ):
         copy.set_types(["text", "uuid", "text", "bytea", "int4"])
         for student in students:
             key = os.urandom(eid.BADGE_KEY_BYTES)
@@ -86,12 +94,18 @@ def issue_eid_badges(
 
 
 def issue_eid_badge(
-    conn: psycopg.Connection, *, student: EnrolledStudent, master_key: bytes, rotation_s: int = eid.DEFAULT_ROTATION_S
+    conn: psycopg.Connection,
+    *,
+    student: EnrolledStudent,
+    master_key: bytes,
+    rotation_s: int = eid.DEFAULT_ROTATION_S,
 ) -> bytes:
     return issue_eid_badges(conn, students=[student], master_key=master_key, rotation_s=rotation_s)[0]
 
 
-def issue_static_badge(conn: psycopg.Connection, *, student: EnrolledStudent, kind: str, static_hash: bytes) -> None:
+def issue_static_badge(
+    conn: psycopg.Connection, *, student: EnrolledStudent, kind: str, static_hash: bytes
+) -> None:
     """Register an RFID card (or iBeacon / Eddystone-UID tag) by the keyed hash gateways send."""
     conn.execute(
         "INSERT INTO badges (site_id, student_id, kind, static_hash) VALUES (%s, %s, %s, %s)",

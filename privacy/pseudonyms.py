@@ -32,7 +32,9 @@ def student_key(pseudonym_key: bytes, student_id: UUID) -> int:
 
 def site_badge_hash_key(master_key: bytes, site_id: str) -> bytes:
     """The 32-byte key a site's gateways use to hash static badge identifiers."""
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"campus-badge-hash-v1:" + site_id.encode())
+    hkdf = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"campus-badge-hash-v1:" + site_id.encode()
+    )
     return hkdf.derive(master_key)
 
 

@@ -13,11 +13,12 @@ import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from campus import signing, wire
+from campus.mqtt import broker_address
 from campus.settings import Settings
 from gateway.enrollment import GatewayPlacementSpec, register_public_key
 from gateway.journal import Journal
 from gateway.uplink import Uplink
-from ingest.service import IngestService, broker_address
+from ingest.service import IngestService
 from privacy import eid, enrolment
 from privacy.enrolment import EnrolledStudent
 
@@ -31,7 +32,10 @@ def add_gateway(
 ) -> Ed25519PrivateKey:
     key = signing.generate_private_key()
     register_public_key(
-        conn, gateway_id=gateway_id, site_id=site_id, public_key=signing.public_key_bytes(key),
+        conn,
+        gateway_id=gateway_id,
+        site_id=site_id,
+        public_key=signing.public_key_bytes(key),
         placement=GatewayPlacementSpec(zone_id=zone_id),
     )
     return key
@@ -47,21 +51,41 @@ class BadgedStudent:
 
 
 def add_student(
-    conn: psycopg.Connection, settings: Settings, *, consents: tuple[str, ...] = ("location_tracking",), year_group: int = 7
+    conn: psycopg.Connection,
+    settings: Settings,
+    *,
+    consents: tuple[str, ...] = ("location_tracking",),
+    year_group: int = 7,
 ) -> BadgedStudent:
-    student = enrolment.enrol_student(conn, site_id=settings.site_id, pseudonym_key=settings.pseudonym_key_bytes,
-                                      year_group=year_group)
+    student = enrolment.enrol_student(
+        conn, site_id=settings.site_id, pseudonym_key=settings.pseudonym_key_bytes, year_group=year_group
+    )
     key = enrolment.issue_eid_badge(conn, student=student, master_key=settings.master_key_bytes)
     for purpose in consents:
-        enrolment.record_consent(conn, student_ids=[student.student_id], purpose=purpose, granted=True,
-                                 actor="guardian-test", actor_role="guardian")
+        enrolment.record_consent(
+            conn,
+            student_ids=[student.student_id],
+            purpose=purpose,
+            granted=True,
+            actor="guardian-test",
+            actor_role="guardian",
+        )
     return BadgedStudent(student, key)
 
 
-def ble_sighting(badge_id: str, *, at_s: float | None = None, rssi: int = -60, count: int = 3) -> wire.Sighting:
+def ble_sighting(
+    badge_id: str, *, at_s: float | None = None, rssi: int = -60, count: int = 3
+) -> wire.Sighting:
     at_ms = int((at_s if at_s is not None else time.time()) * 1000)
-    return wire.Sighting(kind=wire.SightingKind.BLE_EID, id=badge_id, first_ms=at_ms - 1000, last_ms=at_ms,
-                         count=count, rssi_max=rssi, rssi_median=rssi - 3)
+    return wire.Sighting(
+        kind=wire.SightingKind.BLE_EID,
+        id=badge_id,
+        first_ms=at_ms - 1000,
+        last_ms=at_ms,
+        count=count,
+        rssi_max=rssi,
+        rssi_median=rssi - 3,
+    )
 
 
 @contextmanager
@@ -82,10 +106,22 @@ def running_ingest(settings: Settings, **kwargs: object) -> Iterator[IngestServi
 
 
 @contextmanager
-def running_uplink(settings: Settings, key: Ed25519PrivateKey, *, gateway_id: str = "gw-1",
-                   journal_path: Path, **kwargs: object) -> Iterator[Uplink]:
-    uplink = Uplink(gateway_id=gateway_id, site=settings.site_id, key=key, journal=Journal(journal_path),
-                    address=broker_address(settings), **kwargs)  # type: ignore[arg-type]
+def running_uplink(
+    settings: Settings,
+    key: Ed25519PrivateKey,
+    *,
+    gateway_id: str = "gw-1",
+    journal_path: Path,
+    **kwargs: object,
+) -> Iterator[Uplink]:
+    uplink = Uplink(
+        gateway_id=gateway_id,
+        site=settings.site_id,
+        key=key,
+        journal=Journal(journal_path),
+        address=broker_address(settings),
+        **kwargs,
+    )  # type: ignore[arg-type]
     uplink.start()
     assert uplink.link.wait_connected(10), "gateway did not connect to the broker"
     try:

@@ -34,7 +34,7 @@ def _isolated_environment() -> Iterator[None]:
     with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as empty:
         os.environ["CAMPUS_CONFIG"] = empty.name
     yield
-    os.unlink(empty.name)
+    Path(empty.name).unlink()
     del os.environ["CAMPUS_CONFIG"]
     os.environ.update(saved)
 
@@ -72,7 +72,9 @@ def site_id() -> str:
     return f"t{uuid.uuid4().hex[:10]}"
 
 
-def make_settings(*, database_url: str, broker: LocalBroker, site_id: str, data_dir: Path, **overrides: object) -> Settings:
+def make_settings(
+    *, database_url: str, broker: LocalBroker, site_id: str, data_dir: Path, **overrides: object
+) -> Settings:
     values: dict[str, object] = {
         "environment": "test",
         "database_url": database_url,

@@ -61,7 +61,19 @@ class PostgresCluster:
         if not initdb.exists():
             raise RuntimeError(f"{initdb} not found: run scripts/setup first")
         subprocess.run(
-            _as_owner([str(initdb), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]),
+            _as_owner(
+                [
+                    str(initdb),
+                    "-D",
+                    str(self.data),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--no-sync",
+                ]
+            ),
             check=True,
             capture_output=True,
         )
@@ -84,7 +96,19 @@ class PostgresCluster:
 
     def start(self) -> None:
         subprocess.run(
-            _as_owner([str(PG_BINDIR / "pg_ctl"), "-D", str(self.data), "-l", str(self.base / "log"), "-w", "-t", "60", "start"]),
+            _as_owner(
+                [
+                    str(PG_BINDIR / "pg_ctl"),
+                    "-D",
+                    str(self.data),
+                    "-l",
+                    str(self.base / "log"),
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ]
+            ),
             check=True,
             capture_output=True,
         )

@@ -18,13 +18,23 @@ import pytest
 from campus import signing, topics, wire
 from campus.mqtt import user_properties
 from campus.settings import Settings
-from tests.builders import add_gateway, add_site, add_student, ble_sighting, running_ingest, running_uplink, wait_for
+from tests.builders import (
+    add_gateway,
+    add_site,
+    add_student,
+    ble_sighting,
+    running_ingest,
+    running_uplink,
+    wait_for,
+)
 
 pytestmark = pytest.mark.servers
 
 
 def presence_rows(conn: psycopg.Connection) -> list[tuple[int, str | None, str, str]]:
-    return conn.execute("SELECT student_key, zone_id, source, gateway_id FROM presence ORDER BY time").fetchall()
+    return conn.execute(
+        "SELECT student_key, zone_id, source, gateway_id FROM presence ORDER BY time"
+    ).fetchall()
 
 
 def publish_raw(settings: Settings, topic: str, payload: bytes, *, sig: str | None) -> None:
@@ -37,18 +47,34 @@ def publish_raw(settings: Settings, topic: str, payload: bytes, *, sig: str | No
     client.disconnect()
 
 
-def signed_batch_payload(settings: Settings, *, gateway_id: str, seq: int, sightings: list[wire.Sighting]) -> bytes:
-    return wire.encode(wire.SightingBatch(v=1, site=settings.site_id, gateway=gateway_id, boot=1, seq=seq,
-                                          sent_at_ms=int(time.time() * 1000), sightings=sightings))
+def signed_batch_payload(
+    settings: Settings, *, gateway_id: str, seq: int, sightings: list[wire.Sighting]
+) -> bytes:
+    return wire.encode(
+        wire.SightingBatch(
+            v=1,
+            site=settings.site_id,
+            gateway=gateway_id,
+            boot=1,
+            seq=seq,
+            sent_at_ms=int(time.time() * 1000),
+            sightings=sightings,
+        )
+    )
 
 
-def test_signed_batch_is_committed_and_acknowledged(conn: psycopg.Connection, settings: Settings, tmp_path: Path) -> None:
+def test_signed_batch_is_committed_and_acknowledged(
+    conn: psycopg.Connection, settings: Settings, tmp_path: Path
+) -> None:
     add_site(conn, settings.site_id)
     key = add_gateway(conn, settings.site_id, gateway_id="gw-1", zone_id="room-1")
     alice = add_student(conn, settings)
     unknown = "00112233445566ff"
 
-    with running_ingest(settings) as ingest, running_uplink(settings, key, journal_path=tmp_path / "gw.journal") as uplink:
+    with (
+        running_ingest(settings) as ingest,
+        running_uplink(settings, key, journal_path=tmp_path / "gw.journal") as uplink,
+    ):
         uplink.submit([ble_sighting(alice.eid_at(time.time()), rssi=-55), ble_sighting(unknown)])
         assert wait_for(lambda: uplink.journal.depth() == 0), "the gateway never received the committed ack"
         rows = presence_rows(conn)
@@ -60,7 +86,9 @@ def test_signed_batch_is_committed_and_acknowledged(conn: psycopg.Connection, se
         assert progress == [(uplink.journal.boot, 1)]
 
 
-def test_bad_messages_write_nothing_and_are_counted(conn: psycopg.Connection, settings: Settings, tmp_path: Path) -> None:
+def test_bad_messages_write_nothing_and_are_counted(
+    conn: psycopg.Connection, settings: Settings, tmp_path: Path
+) -> None:
     add_site(conn, settings.site_id)
     key = add_gateway(conn, settings.site_id, gateway_id="gw-1")
     alice = add_student(conn, settings)
@@ -70,11 +98,21 @@ def test_bad_messages_write_nothing_and_are_counted(conn: psycopg.Connection, se
     with running_ingest(settings) as ingest:
         # 1. Signed by another key.
         payload = signed_batch_payload(settings, gateway_id="gw-1", seq=1, sightings=good)
-        publish_raw(settings, topic, payload, sig=signing.sign(signing.generate_private_key(), topic=topic, payload=payload))
+        publish_raw(
+            settings,
+            topic,
+            payload,
+            sig=signing.sign(signing.generate_private_key(), topic=topic, payload=payload),
+        )
         # 2. A gateway nobody enrolled, signing with its own key.
         rogue_topic = topics.sightings(settings.site_id, "gw-rogue")
         rogue = signed_batch_payload(settings, gateway_id="gw-rogue", seq=1, sightings=good)
-        publish_raw(settings, rogue_topic, rogue, sig=signing.sign(signing.generate_private_key(), topic=rogue_topic, payload=rogue))
+        publish_raw(
+            settings,
+            rogue_topic,
+            rogue,
+            sig=signing.sign(signing.generate_private_key(), topic=rogue_topic, payload=rogue),
+        )
         # 3. Correctly signed, but not a valid body.
         malformed = b'{"v":1,"site":"x","gateway":'
         publish_raw(settings, topic, malformed, sig=signing.sign(key, topic=topic, payload=malformed))
@@ -83,7 +121,10 @@ def test_bad_messages_write_nothing_and_are_counted(conn: psycopg.Connection, se
 
         assert wait_for(lambda: sum(ingest.stats.rejected.values()) == 4)
         assert dict(ingest.stats.rejected) == {
-            "bad_signature": 1, "unknown_gateway": 1, "malformed": 1, "unsigned": 1,
+            "bad_signature": 1,
+            "unknown_gateway": 1,
+            "malformed": 1,
+            "unsigned": 1,
         }
         assert wait_for(lambda: conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0] == 4)
         reasons = sorted(r for (r,) in conn.execute("SELECT reason FROM dead_letters"))
@@ -101,11 +142,16 @@ def test_bad_messages_write_nothing_and_are_counted(conn: psycopg.Connection, se
         assert len(presence_rows(conn)) == 1
 
 
-def test_student_without_consent_is_not_stored(conn: psycopg.Connection, settings: Settings, tmp_path: Path) -> None:
+def test_student_without_consent_is_not_stored(
+    conn: psycopg.Connection, settings: Settings, tmp_path: Path
+) -> None:
     add_site(conn, settings.site_id)
     key = add_gateway(conn, settings.site_id)
     bob = add_student(conn, settings, consents=())
-    with running_ingest(settings) as ingest, running_uplink(settings, key, journal_path=tmp_path / "gw.journal") as uplink:
+    with (
+        running_ingest(settings) as ingest,
+        running_uplink(settings, key, journal_path=tmp_path / "gw.journal") as uplink,
+    ):
         uplink.submit([ble_sighting(bob.eid_at(time.time()))])
         assert wait_for(lambda: uplink.journal.depth() == 0)
         assert ingest.stats.consent_drops == 1
