@@ -27,8 +27,10 @@ log = get_logger(__name__)
 # Domain packages that contribute subcommands (each has register(subparsers)).
 COMMAND_MODULES = (
     "campus.commands",
+    "campus.platform",
     "gateway.cli",
     "ingest.cli",
+    "dashboard_api.cli",
 )
 
 Handler = Callable[[argparse.Namespace, Settings], int]
