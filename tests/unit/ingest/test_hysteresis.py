@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
@@ -62,7 +64,7 @@ def test_alternation_faster_than_the_dwell_never_flaps(runs: list[int]) -> None:
 def test_changes_chain(estimates: list[tuple[int, float]]) -> None:
     """Each change starts where the previous one ended, and never repeats the same zone."""
     changes = run(ZoneStates(1), estimates)
-    for (_, f1, t1), (_, f2, _) in zip(changes, changes[1:], strict=False):
+    for (_, _, t1), (_, f2, _) in itertools.pairwise(changes):
         assert t1 == f2
     assert all(f != t for _, f, t in changes)
 
