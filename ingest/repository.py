@@ -18,15 +18,25 @@ from privacy import keywrap
 from privacy.enrolment import EID_KEY_PURPOSE
 
 __all__ = [
+    "CurrentState",
     "DeadLetter",
+    "FlushContent",
     "GatewayPlacement",
+    "GatewayStatusRow",
     "PresenceRow",
+    "TapRow",
+    "TransitionRow",
+    "ZoneInfo",
     "commit_flush",
     "load_badges",
     "load_consents",
+    "load_current",
     "load_gateways",
+    "load_offline_gateways",
     "load_progress",
+    "load_zones",
     "prune_ledger",
+    "student_keys",
     "write_heartbeat",
 ]
 
@@ -34,6 +44,7 @@ __all__ = [
 @dataclass(frozen=True, slots=True)
 class GatewayPlacement:
     gateway_id: str
+    kind: str
     zone_id: str | None
     x: float | None
     y: float | None
@@ -62,20 +73,86 @@ class DeadLetter:
     payload: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class TransitionRow:
+    time: datetime
+    site_id: str
+    student_key: int
+    from_zone: str | None
+    to_zone: str | None
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentState:
+    student_key: int
+    site_id: str
+    zone_id: str | None
+    since: datetime
+    last_zone_id: str | None
+    last_seen: datetime | None
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True)
+class TapRow:
+    time: datetime
+    site_id: str
+    student_key: int
+    zone_id: str | None
+    gateway_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayStatusRow:
+    gateway_id: str
+    state: str
+    boot: int
+    firmware: str
+    uptime_s: float
+    journal_depth: int
+    scan_rate: float
+    clock_offset_ms: int
+    sent_at: datetime
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneInfo:
+    zone_id: str
+    kind: str
+    floor: int | None
+    polygon: tuple[tuple[float, float], ...] | None
+
+
+@dataclass
+class FlushContent:
+    """Everything one ingest transaction writes."""
+
+    batches: list[BatchKey]
+    progress: dict[tuple[str, int], int]
+    presence: list[PresenceRow]
+    transitions: list[TransitionRow]
+    current: list[CurrentState]
+    taps: list[TapRow]
+    statuses: list[GatewayStatusRow]
+    dead_letters: list[DeadLetter]
+
+
 def load_gateways(
     conn: psycopg.Connection, sites: Sequence[str]
 ) -> tuple[dict[str, KnownGateway], dict[str, GatewayPlacement]]:
     rows = conn.execute(
-        """SELECT gateway_id, site_id, public_key, revoked_at IS NOT NULL, zone_id, x, y, floor,
+        """SELECT gateway_id, site_id, public_key, revoked_at IS NOT NULL, kind, zone_id, x, y, floor,
                   rssi_at_1m, path_loss_exponent
            FROM gateways WHERE site_id = ANY(%s)""",
         (list(sites),),
     ).fetchall()
     known: dict[str, KnownGateway] = {}
     placements: dict[str, GatewayPlacement] = {}
-    for gw, site, key, revoked, zone, x, y, floor, rssi1m, ple in rows:
+    for gw, site, key, revoked, kind, zone, x, y, floor, rssi1m, ple in rows:
         known[gw] = KnownGateway(gw, site, Ed25519PublicKey.from_public_bytes(bytes(key)), revoked=revoked)
-        placements[gw] = GatewayPlacement(gw, zone, x, y, floor, rssi1m, ple)
+        placements[gw] = GatewayPlacement(gw, kind, zone, x, y, floor, rssi1m, ple)
     return known, placements
 
 
@@ -139,25 +216,37 @@ def load_progress(
     return [(gw, boot, hwm, list(above)) for gw, boot, hwm, above in rows]
 
 
-def commit_flush(
+def _copy(
     conn: psycopg.Connection,
-    *,
-    batches: Sequence[BatchKey],
-    rows_by_batch: dict[BatchKey, list[PresenceRow]],
-    progress: dict[tuple[str, int], int],
-    dead_letters: Sequence[DeadLetter],
-    dead_letter_max_rows: int,
+    table: str,
+    columns: tuple[str, ...],
+    types: list[str],
+    rows: Iterable[tuple[object, ...]],
+) -> None:
+    with (
+        conn.cursor() as cur,
+        cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy,
+    ):
+        copy.set_types(types)
+        for row in rows:
+            copy.write_row(row)
+
+
+def commit_flush(
+    conn: psycopg.Connection, content: FlushContent, *, dead_letter_max_rows: int
 ) -> set[BatchKey]:
     """Commit one flush in one transaction; return the batches that were new.
 
     A batch already in ``ingest_batches`` (committed by an earlier life of this
-    worker) contributes no rows: ``ON CONFLICT DO NOTHING ... RETURNING``
-    tells which are new before their rows are copied.
+    worker) is reported as not new: ``ON CONFLICT DO NOTHING ... RETURNING``.
+    Rows derived from batches are written once per batch by construction: the
+    in-memory ledger admits each batch once, and is loaded from these tables
+    at start.
     """
     with conn.transaction():
         new: set[BatchKey] = set()
-        if batches:
-            gws, boots, seqs = zip(*batches, strict=True)
+        if content.batches:
+            gws, boots, seqs = zip(*content.batches, strict=True)
             cur = conn.execute(
                 """INSERT INTO ingest_batches (gateway_id, boot, seq)
                    SELECT * FROM unnest(%s::text[], %s::int[], %s::bigint[])
@@ -165,41 +254,134 @@ def commit_flush(
                 (list(gws), list(boots), list(seqs)),
             )
             new = {(gw, boot, seq) for gw, boot, seq in cur.fetchall()}
-        with (
-            conn.cursor() as cur,
-            cur.copy(
-                "COPY presence (time, site_id, student_key, zone_id, source, confidence, gateway_id) FROM STDIN (FORMAT BINARY)"
-            ) as copy,
-        ):
-            copy.set_types(["timestamptz", "text", "int8", "text", "text", "float4", "text"])
-            for key in new:
-                for r in rows_by_batch.get(key, ()):
-                    copy.write_row(
-                        (r.time, r.site_id, r.student_key, r.zone_id, r.source, r.confidence, r.gateway_id)
-                    )
-        if progress:
-            keys = list(progress)
+        if content.presence:
+            _copy(
+                conn,
+                "presence",
+                ("time", "site_id", "student_key", "zone_id", "source", "confidence", "gateway_id"),
+                ["timestamptz", "text", "int8", "text", "text", "float4", "text"],
+                (
+                    (r.time, r.site_id, r.student_key, r.zone_id, r.source, r.confidence, r.gateway_id)
+                    for r in content.presence
+                ),
+            )
+        if content.transitions:
+            _copy(
+                conn,
+                "zone_transitions",
+                ("time", "site_id", "student_key", "from_zone", "to_zone", "confidence"),
+                ["timestamptz", "text", "int8", "text", "text", "float4"],
+                (
+                    (t.time, t.site_id, t.student_key, t.from_zone, t.to_zone, t.confidence)
+                    for t in content.transitions
+                ),
+            )
+        if content.taps:
+            _copy(
+                conn,
+                "attendance_taps",
+                ("time", "site_id", "student_key", "zone_id", "gateway_id"),
+                ["timestamptz", "text", "int8", "text", "text"],
+                ((t.time, t.site_id, t.student_key, t.zone_id, t.gateway_id) for t in content.taps),
+            )
+        if content.current:
+            c = content.current
+            conn.execute(
+                """INSERT INTO presence_current AS p
+                       (student_key, site_id, zone_id, since, last_zone_id, last_seen, confidence, updated_at)
+                   SELECT *, now() FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::timestamptz[], %s::text[],
+                                               %s::timestamptz[], %s::real[])
+                   ON CONFLICT (student_key) DO UPDATE SET
+                     site_id = EXCLUDED.site_id, zone_id = EXCLUDED.zone_id, since = EXCLUDED.since,
+                     last_zone_id = EXCLUDED.last_zone_id, last_seen = EXCLUDED.last_seen,
+                     confidence = EXCLUDED.confidence, updated_at = now()""",
+                (
+                    [x.student_key for x in c],
+                    [x.site_id for x in c],
+                    [x.zone_id for x in c],
+                    [x.since for x in c],
+                    [x.last_zone_id for x in c],
+                    [x.last_seen for x in c],
+                    [x.confidence for x in c],
+                ),
+            )
+        if content.progress:
+            keys = list(content.progress)
             conn.execute(
                 """INSERT INTO gateway_progress AS p (gateway_id, boot, hwm)
                    SELECT * FROM unnest(%s::text[], %s::int[], %s::bigint[])
                    ON CONFLICT (gateway_id, boot) DO UPDATE
                    SET hwm = GREATEST(p.hwm, EXCLUDED.hwm), updated_at = now()""",
-                ([k[0] for k in keys], [k[1] for k in keys], [progress[k] for k in keys]),
+                ([k[0] for k in keys], [k[1] for k in keys], [content.progress[k] for k in keys]),
             )
-        if dead_letters:
+        for st in content.statuses:
+            conn.execute(
+                """INSERT INTO gateway_status (gateway_id, state, boot, firmware, uptime_s, journal_depth, scan_rate,
+                                              clock_offset_ms, sent_at, received_at)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                   ON CONFLICT (gateway_id) DO UPDATE SET state = EXCLUDED.state, boot = EXCLUDED.boot,
+                     firmware = EXCLUDED.firmware, uptime_s = EXCLUDED.uptime_s, journal_depth = EXCLUDED.journal_depth,
+                     scan_rate = EXCLUDED.scan_rate, clock_offset_ms = EXCLUDED.clock_offset_ms,
+                     sent_at = EXCLUDED.sent_at, received_at = EXCLUDED.received_at
+                   WHERE gateway_status.sent_at <= EXCLUDED.sent_at""",
+                (
+                    st.gateway_id,
+                    st.state,
+                    st.boot,
+                    st.firmware,
+                    st.uptime_s,
+                    st.journal_depth,
+                    st.scan_rate,
+                    st.clock_offset_ms,
+                    st.sent_at,
+                    st.received_at,
+                ),
+            )
+        if content.dead_letters:
             with conn.cursor() as cur:
                 cur.executemany(
                     "INSERT INTO dead_letters (topic, reason, detail, gateway_id, payload) VALUES (%s, %s, %s, %s, %s)",
                     [
                         (d.topic, d.reason, d.detail[:1000], d.gateway_id, d.payload[:4096])
-                        for d in dead_letters
+                        for d in content.dead_letters
                     ],
                 )
             conn.execute(
-                """DELETE FROM dead_letters WHERE id <= (SELECT max(id) - %s FROM dead_letters)""",
+                "DELETE FROM dead_letters WHERE id <= (SELECT max(id) - %s FROM dead_letters)",
                 (dead_letter_max_rows,),
             )
     return new
+
+
+def load_zones(conn: psycopg.Connection, sites: Sequence[str]) -> dict[str, dict[str, ZoneInfo]]:
+    """Zones per site, with the exterior ring of polygon geometries (for reader claim radii)."""
+    out: dict[str, dict[str, ZoneInfo]] = {site: {} for site in sites}
+    for site, zone_id, kind, floor, geometry in conn.execute(
+        "SELECT site_id, zone_id, kind, floor, geometry FROM zones WHERE site_id = ANY(%s)", (list(sites),)
+    ):
+        polygon = None
+        if isinstance(geometry, dict) and geometry.get("type") == "Polygon" and geometry.get("coordinates"):
+            polygon = tuple((float(x), float(y)) for x, y, *_ in geometry["coordinates"][0])
+        out[site][zone_id] = ZoneInfo(zone_id, kind, floor, polygon)
+    return out
+
+
+def load_current(conn: psycopg.Connection, sites: Sequence[str]) -> list[CurrentState]:
+    rows = conn.execute(
+        """SELECT student_key, site_id, zone_id, since, last_zone_id, last_seen, confidence
+           FROM presence_current WHERE site_id = ANY(%s)""",
+        (list(sites),),
+    ).fetchall()
+    return [CurrentState(*row) for row in rows]
+
+
+def load_offline_gateways(conn: psycopg.Connection, sites: Sequence[str]) -> set[str]:
+    rows = conn.execute(
+        """SELECT s.gateway_id FROM gateway_status s JOIN gateways g USING (gateway_id)
+           WHERE g.site_id = ANY(%s) AND s.state = 'offline'""",
+        (list(sites),),
+    )
+    return {r[0] for r in rows}
 
 
 def prune_ledger(conn: psycopg.Connection, *, older_than_s: int = 600) -> int:

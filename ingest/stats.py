@@ -24,16 +24,23 @@ class IngestStats:
     duplicates: int = 0
     unknown_badges: int = 0
     consent_drops: int = 0
+    attendance_taps: int = 0
+    late_sightings: int = 0
+    status_messages: int = 0
+    transitions: int = 0
     flushes: int = 0
     store_errors: int = 0
+    derived_rows_dropped: int = 0
     inbox_depth: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     # publish (gateway send time) -> committed, milliseconds
     commit_latency_ms: deque[float] = field(default_factory=lambda: deque(maxlen=_LATENCY_SAMPLES))
+    # publish of the newest evidence -> committed zone change, milliseconds
+    transition_latency_ms: deque[float] = field(default_factory=lambda: deque(maxlen=_LATENCY_SAMPLES))
     flush_sizes: deque[int] = field(default_factory=lambda: deque(maxlen=256))
 
-    def percentile(self, q: float) -> float | None:
-        samples = sorted(self.commit_latency_ms)
+    def percentile(self, q: float, *, of: str = "commit_latency_ms") -> float | None:
+        samples: list[float] = sorted(getattr(self, of))
         if not samples:
             return None
         return samples[min(len(samples) - 1, int(q * len(samples)))]
@@ -47,12 +54,19 @@ class IngestStats:
             "duplicates": self.duplicates,
             "unknown_badges": self.unknown_badges,
             "consent_drops": self.consent_drops,
+            "attendance_taps": self.attendance_taps,
+            "late_sightings": self.late_sightings,
+            "status_messages": self.status_messages,
+            "transitions": self.transitions,
             "flushes": self.flushes,
             "store_errors": self.store_errors,
+            "derived_rows_dropped": self.derived_rows_dropped,
             "inbox_depth": self.inbox_depth,
             "rejected": dict(self.rejected),
             "commit_p50_ms": self.percentile(0.50),
             "commit_p99_ms": self.percentile(0.99),
+            "transition_p50_ms": self.percentile(0.50, of="transition_latency_ms"),
+            "transition_p99_ms": self.percentile(0.99, of="transition_latency_ms"),
         }
 
 
@@ -76,8 +90,12 @@ class _Collector(Collector):
             "duplicates": "redelivered or replayed batches absorbed",
             "unknown_badges": "sightings of identifiers no enrolled badge matches",
             "consent_drops": "sightings dropped because the family has not opted in",
+            "attendance_taps": "door taps kept as attendance evidence",
+            "late_sightings": "sightings too old for live tracking (backfilled to history when they claim a zone)",
+            "transitions": "zone changes committed",
             "flushes": "committed transactions",
             "store_errors": "failed commits (retried)",
+            "derived_rows_dropped": "rows lost to a statement that kept failing (a defect: investigate)",
         }
         for name, doc in simple.items():
             family = CounterMetricFamily(f"campus_ingest_{name}", doc, labels=["instance"])

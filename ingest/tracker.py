@@ -143,11 +143,13 @@ class SiteTracker:
 
     def advance(self, watermark_ms: int) -> list[TickResult]:
         """Evaluate every tick up to ``watermark_ms``; return what each decided."""
+        self._absorb()
         if self.next_tick_ms is None:
-            self.next_tick_ms = (watermark_ms // TICK_MS) * TICK_MS
+            # Start where the evidence starts, so a backlog is evaluated tick by tick.
+            start = int(self._t.min()) if len(self._t) else watermark_ms
+            self.next_tick_ms = -(-min(start, watermark_ms) // TICK_MS) * TICK_MS  # first tick at or after it
         if watermark_ms - self.next_tick_ms > MAX_CATCH_UP_TICKS * TICK_MS:
             self.next_tick_ms = watermark_ms - MAX_CATCH_UP_TICKS * TICK_MS
-        self._absorb()
         results = []
         while self.next_tick_ms <= watermark_ms:
             results.append(self._evaluate(self.next_tick_ms))
@@ -170,8 +172,9 @@ class SiteTracker:
         changes = self.states.step(
             now_ms=now_ms, students=students, estimate=estimate, margin_db=margin, confidence=confidence
         )
-        # Samples: every change, and every tracked student due a periodic row.
-        tracked = students[estimate != UNKNOWN]
+        # Samples: every change, and every placed student with fresh evidence
+        # who is due a periodic row.
+        tracked = students[(estimate != UNKNOWN) & (self.states.zone[students] != UNKNOWN)]
         due = tracked[now_ms - self.last_sample_ms[tracked] >= SAMPLE_MS]
         sample = np.union1d(due, changes.students)
         self.last_sample_ms[sample] = now_ms

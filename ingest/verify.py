@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from campus import signing, topics, wire
 
-__all__ = ["KnownGateway", "RejectReason", "Rejection", "verify_batch"]
+__all__ = ["KnownGateway", "RejectReason", "Rejection", "verify_batch", "verify_status"]
 
 
 class RejectReason(StrEnum):
@@ -53,21 +53,20 @@ class KnownGateway:
     revoked: bool = False
 
 
-def verify_batch(
+def _authenticate(
     *,
     topic: str,
+    kind: str,
     payload: bytes,
     signature: str | None,
     gateways: Mapping[str, KnownGateway],
     sites: frozenset[str],
-    now_ms: int,
     max_bytes: int,
-    skew_ms: int,
-) -> wire.SightingBatch:
-    """Return the verified batch or raise :class:`Rejection`."""
+) -> topics.GatewayTopic:
+    """Checks common to every gateway message: topic, size, enrolment, signature."""
     parsed = topics.parse_gateway_topic(topic)
-    if parsed is None or parsed.kind != "sightings" or parsed.site not in sites:
-        raise Rejection(RejectReason.BAD_TOPIC, f"not a sightings topic of a served site: {topic!r}")
+    if parsed is None or parsed.kind != kind or parsed.site not in sites:
+        raise Rejection(RejectReason.BAD_TOPIC, f"not a {kind} topic of a served site: {topic!r}")
     gateway_id = parsed.gateway
     if len(payload) > max_bytes:
         raise Rejection(RejectReason.OVERSIZED, f"{len(payload)} bytes > {max_bytes}", gateway_id=gateway_id)
@@ -84,18 +83,79 @@ def verify_batch(
         signing.verify(known.public_key, topic=topic, payload=payload, signature=signature)
     except signing.SignatureError as exc:
         raise Rejection(RejectReason(exc.reason), str(exc), gateway_id=gateway_id) from exc
+    return parsed
+
+
+def verify_batch(
+    *,
+    topic: str,
+    payload: bytes,
+    signature: str | None,
+    gateways: Mapping[str, KnownGateway],
+    sites: frozenset[str],
+    now_ms: int,
+    max_bytes: int,
+    skew_ms: int,
+) -> wire.SightingBatch:
+    """Return the verified batch or raise :class:`Rejection`."""
+    parsed = _authenticate(
+        topic=topic,
+        kind="sightings",
+        payload=payload,
+        signature=signature,
+        gateways=gateways,
+        sites=sites,
+        max_bytes=max_bytes,
+    )
     try:
         batch = wire.decode_batch(payload, max_bytes=max_bytes)
     except wire.WireError as exc:
-        raise Rejection(RejectReason(exc.reason), exc.detail, gateway_id=gateway_id) from exc
-    if batch.gateway != gateway_id or batch.site != parsed.site:
+        raise Rejection(RejectReason(exc.reason), exc.detail, gateway_id=parsed.gateway) from exc
+    if batch.gateway != parsed.gateway or batch.site != parsed.site:
         raise Rejection(
-            RejectReason.MISROUTED, "payload's site/gateway differ from the topic's", gateway_id=gateway_id
+            RejectReason.MISROUTED,
+            "payload's site/gateway differ from the topic's",
+            gateway_id=parsed.gateway,
         )
     if abs(batch.sent_at_ms - now_ms) > skew_ms:
         raise Rejection(
             RejectReason.CLOCK_SKEW,
             f"sent_at_ms is {(batch.sent_at_ms - now_ms) / 1000:+.1f} s from ingest's clock (limit {skew_ms / 1000:.0f} s)",
-            gateway_id=gateway_id,
+            gateway_id=parsed.gateway,
         )
     return batch
+
+
+def verify_status(
+    *,
+    topic: str,
+    payload: bytes,
+    signature: str | None,
+    gateways: Mapping[str, KnownGateway],
+    sites: frozenset[str],
+) -> wire.GatewayStatus:
+    """Return the verified status or raise :class:`Rejection`.
+
+    Status messages are retained, so an old one is normal; the caller keeps
+    the newest by ``sent_at_ms`` instead of applying the clock-skew window.
+    """
+    parsed = _authenticate(
+        topic=topic,
+        kind="status",
+        payload=payload,
+        signature=signature,
+        gateways=gateways,
+        sites=sites,
+        max_bytes=4096,
+    )
+    try:
+        status = wire.decode_status(payload)
+    except wire.WireError as exc:
+        raise Rejection(RejectReason(exc.reason), exc.detail, gateway_id=parsed.gateway) from exc
+    if status.gateway != parsed.gateway or status.site != parsed.site:
+        raise Rejection(
+            RejectReason.MISROUTED,
+            "payload's site/gateway differ from the topic's",
+            gateway_id=parsed.gateway,
+        )
+    return status
