@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from prometheus_client import make_asgi_app
 from psycopg_pool import ConnectionPool
 from pydantic import BaseModel
 
@@ -60,6 +61,10 @@ def create_app(settings: Settings) -> FastAPI:
         pool.close()
 
     app = FastAPI(title="Campus presence API", version=__version__, lifespan=lifespan)
+    # Operator metrics of every service running in this process (ingest's
+    # counters when run by `campus up`); `campus ingest run --metrics-port`
+    # serves the same for a separate ingest process.
+    app.mount("/metrics", make_asgi_app())
 
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
