@@ -45,6 +45,10 @@ class BadgeDirectory:
         self._static: dict[tuple[SightingKind, str], int] = {}
         self._eid_keys: dict[int, list[tuple[bytes, int]]] = {}
         self._tables: dict[int, OrderedDict[int, dict[str, int]]] = {}
+        # Rotating ids of the windows around "now" merged into one dict: the
+        # hot path is a single look-up (see prepare()).
+        self.current: dict[str, int] = {}
+        self._current_windows: tuple[int, ...] = ()
         count = 0
         for badge in badges:
             count += 1
@@ -69,11 +73,25 @@ class BadgeDirectory:
         return table
 
     def prepare(self, now_ms: int) -> None:
-        """Compute the tables around ``now_ms`` ahead of need (call from a background thread)."""
+        """Compute the tables around ``now_ms`` ahead of need, and the merged ``current`` dict."""
+        windows = []
         for rotation_s in self._eid_keys:
             current = eid.window_index(now_ms / 1000, rotation_s)
-            for window in (current - 1, current, current + 1):
-                self._table(rotation_s, window)
+            windows += [(rotation_s, w) for w in (current - 1, current, current + 1)]
+        key = tuple(w for _, w in windows)
+        if key == self._current_windows:
+            return
+        merged: dict[str, int] = {}
+        for rotation_s, window in windows:
+            merged.update(self._table(rotation_s, window))
+        self.current = merged
+        self._current_windows = key
+
+    @property
+    def students(self) -> set[int]:
+        """Every student with an enrolled badge."""
+        keys = {student for pairs in self._eid_keys.values() for _, student in pairs}
+        return keys | set(self._static.values())
 
     def resolve(self, kind: SightingKind, ident: str, *, at_ms: int) -> int | None:
         """The student key of the badge, or ``None`` if no enrolled badge matches."""
@@ -89,17 +107,31 @@ class BadgeDirectory:
 
 
 class ConsentBook:
-    """Which purposes each student's family has opted in to. Off unless granted."""
+    """Which purposes each student's family has opted in to. Off unless granted.
+
+    ``holders(purpose)`` is the set of student keys with that grant, kept up
+    to date by :meth:`set`, so the hot path is a set membership test.
+    """
 
     def __init__(self, grants: Mapping[int, Iterable[str]] | None = None) -> None:
-        self._grants: dict[int, frozenset[str]] = {k: frozenset(v) for k, v in (grants or {}).items()}
+        self._grants: dict[int, frozenset[str]] = {}
+        self._holders: dict[str, set[int]] = {purpose: set() for purpose in Purpose}
+        for student_key, purposes in (grants or {}).items():
+            self.set(student_key, purposes)
 
     def allows(self, student_key: int, purpose: Purpose) -> bool:
-        granted = self._grants.get(student_key)
-        return granted is not None and purpose in granted
+        return student_key in self._holders[purpose]
+
+    def holders(self, purpose: Purpose) -> set[int]:
+        return self._holders[purpose]
 
     def set(self, student_key: int, purposes: Iterable[str]) -> None:
         granted = frozenset(purposes)
+        for purpose, members in self._holders.items():
+            if purpose in granted:
+                members.add(student_key)
+            else:
+                members.discard(student_key)
         if granted:
             self._grants[student_key] = granted
         else:

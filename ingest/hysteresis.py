@@ -18,7 +18,7 @@ claimed on old or weak evidence.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -84,17 +84,25 @@ class ZoneStates:
         return len(self.zone)
 
     def grow(self, size: int) -> None:
-        """Make room for students indexed up to ``size - 1`` (new enrolments)."""
+        """Make room for students indexed up to ``size - 1`` (new enrolments).
+
+        Capacity at least doubles, so enrolling students one by one stays linear.
+        """
         extra = size - len(self.zone)
         if extra <= 0:
             return
-        self.zone = np.concatenate([self.zone, np.full(extra, UNKNOWN, dtype=np.int64)])
-        self.since_ms = np.concatenate([self.since_ms, np.zeros(extra, dtype=np.int64)])
-        self.candidate = np.concatenate([self.candidate, np.full(extra, UNKNOWN, dtype=np.int64)])
-        self.candidate_since_ms = np.concatenate([self.candidate_since_ms, np.zeros(extra, dtype=np.int64)])
-        self.last_seen_ms = np.concatenate([self.last_seen_ms, np.zeros(extra, dtype=np.int64)])
-        self.last_known_zone = np.concatenate([self.last_known_zone, np.full(extra, UNKNOWN, dtype=np.int64)])
-        self.confidence = np.concatenate([self.confidence, np.zeros(extra, dtype=np.float64)])
+        extra = max(extra, len(self.zone))
+
+        def pad(values: npt.NDArray[Any], fill: float) -> npt.NDArray[Any]:
+            return np.concatenate([values, np.full(extra, fill, dtype=values.dtype)])
+
+        self.zone = pad(self.zone, UNKNOWN)
+        self.since_ms = pad(self.since_ms, 0)
+        self.candidate = pad(self.candidate, UNKNOWN)
+        self.candidate_since_ms = pad(self.candidate_since_ms, 0)
+        self.last_seen_ms = pad(self.last_seen_ms, 0)
+        self.last_known_zone = pad(self.last_known_zone, UNKNOWN)
+        self.confidence = pad(self.confidence, 0.0)
 
     def restore(self, student: int, *, zone: int, since_ms: int, last_seen_ms: int) -> None:
         """Set one student's state from the current-state table after a restart."""

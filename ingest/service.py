@@ -175,11 +175,13 @@ class IngestService:
         return _Directory(gateways, placements, zones, badges)
 
     def _apply_directory(self, directory: _Directory) -> None:
+        students = directory.badges.students
         for site, state in self._site_state.items():
             site_placements = {
                 g: p for g, p in directory.placements.items() if directory.gateways[g].site_id == site
             }
             state.configure(site_placements, directory.zones.get(site, {}))
+            state.register_students(students if len(self.sites) == 1 else set())
         self._directory = directory
 
     def _acquire_leases(self) -> None:
@@ -372,8 +374,12 @@ class IngestService:
         placement = directory.placements.get(batch.gateway)
         reader_zone = placement.zone_id if placement else None
         late_cutoff = site.late_cutoff_ms()
+        current_get = directory.badges.current.get
         resolve = directory.badges.resolve
-        allows = self._consents.allows
+        may_locate = self._consents.holders(Purpose.LOCATION_TRACKING)
+        may_mark = self._consents.holders(Purpose.AUTOMATIC_ATTENDANCE)
+        student_index = site.student_index
+        ble_eid, rfid = wire.SightingKind.BLE_EID, wire.SightingKind.RFID
         students: list[int] = []
         times: list[int] = []
         rssi: list[float] = []
@@ -381,15 +387,18 @@ class IngestService:
         for sighting in batch.sightings:
             t_ms = sighting.last_ms - offset
             latest = max(latest, t_ms)
-            student = resolve(sighting.kind, sighting.id, at_ms=sighting.first_ms)
+            kind = sighting.kind
+            student = current_get(sighting.id) if kind is ble_eid else None
             if student is None:
-                self.stats.unknown_badges += 1
-                continue
-            is_tap = sighting.kind is wire.SightingKind.RFID
-            if is_tap and allows(student, Purpose.AUTOMATIC_ATTENDANCE):
+                student = resolve(kind, sighting.id, at_ms=sighting.first_ms)
+                if student is None:
+                    self.stats.unknown_badges += 1
+                    continue
+            is_tap = kind is rfid
+            if is_tap and student in may_mark:
                 flush.taps.append(TapRow(_ts(t_ms), batch.site, student, reader_zone, batch.gateway))
                 self.stats.attendance_taps += 1
-            if not allows(student, Purpose.LOCATION_TRACKING):
+            if student not in may_locate:
                 if not is_tap:
                     self.stats.consent_drops += 1
                 continue
@@ -406,7 +415,7 @@ class IngestService:
                     directory=directory,
                 )
                 continue
-            students.append(site.student_index(student))
+            students.append(student_index(student))
             times.append(t_ms)
             rssi.append(
                 math.nan if is_tap else float(sighting.rssi_max if sighting.rssi_max is not None else -100)

@@ -72,6 +72,14 @@ class SiteState:
             self.tracker.grow(len(self._student_keys))
         return index
 
+    def register_students(self, student_keys: Iterable[int]) -> None:
+        """Index known students up front (sorted, so indexes are stable across restarts of the same roster)."""
+        for key in sorted(student_keys):
+            if key not in self._students:
+                self._students[key] = len(self._student_keys)
+                self._student_keys.append(key)
+        self.tracker.grow(len(self._student_keys))
+
     def reader_index(self, gateway_id: str) -> int | None:
         return self._readers.get(gateway_id)
 

@@ -119,10 +119,11 @@ class SiteTracker:
         self.readers = readers
 
     def grow(self, students: int) -> None:
+        if students <= len(self.last_sample_ms):
+            return
         self.states.grow(students)
-        extra = students - len(self.last_sample_ms)
-        if extra > 0:
-            self.last_sample_ms = np.concatenate([self.last_sample_ms, np.zeros(extra, dtype=np.int64)])
+        extra = len(self.states) - len(self.last_sample_ms)
+        self.last_sample_ms = np.concatenate([self.last_sample_ms, np.zeros(extra, dtype=np.int64)])
 
     def add(self, *, students: Ints, readers: Ints, rssi: Floats, t_ms: Ints) -> None:
         """Queue evidence; ``rssi`` is NaN for a door tap."""

@@ -26,11 +26,19 @@ def test_second_worker_for_a_site_is_refused(settings: Settings, monkeypatch: py
 
 
 def test_workers_for_different_sites_run_side_by_side(
-    conn, database_url: str, broker: LocalBroker, settings: Settings, tmp_path: Path  # type: ignore[no-untyped-def]
+    conn,
+    database_url: str,
+    broker: LocalBroker,
+    settings: Settings,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     other: Settings = make_settings(
-        database_url=database_url, broker=broker, site_id=settings.site_id + "b", data_dir=tmp_path,
-        pseudonym_key=settings.pseudonym_key.get_secret_value(), master_key=settings.master_key.get_secret_value(),
+        database_url=database_url,
+        broker=broker,
+        site_id=settings.site_id + "b",
+        data_dir=tmp_path,
+        pseudonym_key=settings.pseudonym_key.get_secret_value(),
+        master_key=settings.master_key.get_secret_value(),
     )
     add_site(conn, settings.site_id)
     add_site(conn, other.site_id)
