@@ -34,6 +34,7 @@ __all__ = [
     "load_gateways",
     "load_offline_gateways",
     "load_progress",
+    "load_site_ticks",
     "load_zones",
     "prune_ledger",
     "student_keys",
@@ -137,6 +138,7 @@ class FlushContent:
     taps: list[TapRow]
     statuses: list[GatewayStatusRow]
     dead_letters: list[DeadLetter]
+    site_ticks: dict[str, int]
 
 
 def load_gateways(
@@ -314,6 +316,14 @@ def commit_flush(
                    SET hwm = GREATEST(p.hwm, EXCLUDED.hwm), updated_at = now()""",
                 ([k[0] for k in keys], [k[1] for k in keys], [content.progress[k] for k in keys]),
             )
+        if content.site_ticks:
+            conn.execute(
+                """INSERT INTO site_progress AS p (site_id, last_tick_ms)
+                   SELECT * FROM unnest(%s::text[], %s::bigint[])
+                   ON CONFLICT (site_id) DO UPDATE
+                   SET last_tick_ms = GREATEST(p.last_tick_ms, EXCLUDED.last_tick_ms), updated_at = now()""",
+                (list(content.site_ticks), list(content.site_ticks.values())),
+            )
         for st in content.statuses:
             conn.execute(
                 """INSERT INTO gateway_status (gateway_id, state, boot, firmware, uptime_s, journal_depth, scan_rate,
@@ -373,6 +383,13 @@ def load_current(conn: psycopg.Connection, sites: Sequence[str]) -> list[Current
         (list(sites),),
     ).fetchall()
     return [CurrentState(*row) for row in rows]
+
+
+def load_site_ticks(conn: psycopg.Connection, sites: Sequence[str]) -> dict[str, int]:
+    rows = conn.execute(
+        "SELECT site_id, last_tick_ms FROM site_progress WHERE site_id = ANY(%s)", (list(sites),)
+    )
+    return dict(rows)
 
 
 def load_offline_gateways(conn: psycopg.Connection, sites: Sequence[str]) -> set[str]:

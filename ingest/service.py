@@ -105,6 +105,7 @@ class _Flush:
     statuses: list[GatewayStatusRow] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     events: dict[str, list[events.PresenceEvent]] = field(default_factory=dict)
+    site_ticks: dict[str, int] = field(default_factory=dict)
     decided_after_sent_ms: int = 0  # newest send time of the evidence behind this flush's decisions
 
     def empty(self) -> bool:
@@ -214,6 +215,8 @@ class IngestService:
             for current in repository.load_current(conn, self.sites):
                 self._site_state[current.site_id].restore(current)
             offline = repository.load_offline_gateways(conn, self.sites)
+            for site, tick in repository.load_site_ticks(conn, self.sites).items():
+                self._site_state[site].resume_after(tick)
         for site, state in self._site_state.items():
             state.set_offline({g for g in offline if directory.gateways[g].site_id == site})
         log.info(
@@ -312,6 +315,7 @@ class IngestService:
             flush.presence += output.presence
             flush.transitions += output.transitions
             flush.current.update((state.student_key, state) for state in output.current)
+            flush.site_ticks[site] = output.last_tick_ms
             if output.events:
                 flush.events.setdefault(site, []).extend(output.events)
 
@@ -572,6 +576,7 @@ class IngestService:
         self.stats.derived_rows_dropped += dropped
         log.error("ingest.derived_rows_dropped", rows=dropped, error=str(exc).splitlines()[0][:200])
         flush.presence, flush.transitions, flush.current, flush.taps, flush.statuses = [], [], {}, [], []
+        flush.site_ticks = {}
         flush.events = {}
 
     def _commit(self, conn: psycopg.Connection, flush: _Flush) -> set[BatchKey]:
@@ -587,6 +592,7 @@ class IngestService:
             taps=flush.taps,
             statuses=flush.statuses,
             dead_letters=flush.dead_letters,
+            site_ticks=flush.site_ticks,
         )
         new = repository.commit_flush(conn, content, dead_letter_max_rows=self.settings.dead_letter_max_rows)
         with self._ledger_lock:

@@ -17,7 +17,7 @@ import numpy as np
 from campus.events import PresenceEvent, PresenceEventKind
 from ingest.hysteresis import UNKNOWN
 from ingest.repository import CurrentState, GatewayPlacement, PresenceRow, TransitionRow, ZoneInfo
-from ingest.tracker import DEFAULT_CLAIM_RADIUS_M, WINDOW_MS, Readers, SiteTracker, TickResult
+from ingest.tracker import DEFAULT_CLAIM_RADIUS_M, TICK_MS, WINDOW_MS, Readers, SiteTracker, TickResult
 from ingest.watermark import Watermark
 
 __all__ = ["SiteOutput", "SiteState", "claim_radius"]
@@ -46,6 +46,7 @@ class SiteOutput:
     transitions: list[TransitionRow]
     current: list[CurrentState]
     events: list[PresenceEvent]
+    last_tick_ms: int
 
 
 class SiteState:
@@ -137,6 +138,10 @@ class SiteState:
         else:
             self._offline.add(gateway_id)
 
+    def resume_after(self, last_tick_ms: int) -> None:
+        """Continue evaluation strictly after the last committed tick."""
+        self.tracker.next_tick_ms = last_tick_ms + TICK_MS
+
     def restore(self, state: CurrentState) -> None:
         index = self.student_index(state.student_key)
         since_ms = int(state.since.timestamp() * 1000)
@@ -171,7 +176,7 @@ class SiteState:
         return None if index == UNKNOWN else self._zone_ids[index]
 
     def _output(self, results: list[TickResult]) -> SiteOutput:
-        out = SiteOutput([], [], [], [])
+        out = SiteOutput([], [], [], [], results[-1].at_ms)
         states = self.tracker.states
         keys = self._student_keys
         latest: dict[int, CurrentState] = {}

@@ -54,6 +54,14 @@ def upgrade() -> None:
     CREATE INDEX attendance_taps_student ON attendance_taps (student_key, time);
     CREATE INDEX attendance_taps_time ON attendance_taps (time);
 
+    -- The last evaluation committed per site: after a restart, evaluation
+    -- resumes strictly after it, so no sample or transition is written twice.
+    CREATE TABLE site_progress (
+        site_id      text PRIMARY KEY,
+        last_tick_ms bigint NOT NULL,
+        updated_at   timestamptz NOT NULL DEFAULT now()
+    );
+
     -- The latest verified status message of each gateway.
     CREATE TABLE gateway_status (
         gateway_id    text PRIMARY KEY,
@@ -71,4 +79,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("DROP TABLE gateway_status, attendance_taps, presence_current, zone_transitions")
+    op.execute(
+        "DROP TABLE gateway_status, site_progress, attendance_taps, presence_current, zone_transitions"
+    )
