@@ -29,6 +29,7 @@ DEFAULT_MAX_BYTES: Final = 1 << 30
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS boots (boot INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS batches (
     boot INTEGER NOT NULL,
     seq INTEGER NOT NULL,
@@ -81,6 +82,7 @@ class Journal:
                 "INSERT INTO batches (boot, seq, created_ms, body) VALUES (?, ?, ?, ?)",
                 (self.boot, seq, created_ms, body),
             )
+            self._db.execute("INSERT OR REPLACE INTO boots (boot, last_seq) VALUES (?, ?)", (self.boot, seq))
             self._bytes += len(body)
             if self._bytes > self._max_bytes:
                 self._drop_oldest_locked()
@@ -129,6 +131,11 @@ class Journal:
                     count += 1
             self._db.execute("COMMIT")
         return int(count)
+
+    def boots(self) -> dict[int, int]:
+        """The last seq ever issued in each boot (kept after trimming): what was published."""
+        with self._lock:
+            return dict(self._db.execute("SELECT boot, last_seq FROM boots").fetchall())
 
     def depth(self) -> int:
         with self._lock:

@@ -7,14 +7,20 @@ reported past T, so one gateway replaying its journal after an outage does
 not make its students look stale. A gateway silent for ``ACTIVE_S`` stops
 holding the watermark back.
 
-Gateway clocks drift: each batch's ``sent_at_ms`` against its arrival time
-gives the gateway's offset, and sighting times are corrected by it when it
-exceeds ``OFFSET_TOLERANCE_MS`` (transport jitter stays uncorrected).
+Gateway clocks drift. ``sent_at_ms - arrival`` is the gateway's clock offset
+minus the transport delay; a delay (a message queued at the broker while
+ingest restarted) only ever makes it smaller. The largest value over recent
+messages is therefore a safe lower bound of a clock running *ahead*, and
+sighting times are corrected by it when it exceeds ``OFFSET_TOLERANCE_MS`` —
+a fast clock would otherwise drag the watermark into the future. A clock
+running behind is not corrected (it cannot be told apart from queueing): its
+evidence reaches live tracking later, or the history backfill.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from typing import Final
 
 __all__ = ["ACTIVE_S", "LATENESS_MS", "OFFSET_TOLERANCE_MS", "Watermark"]
@@ -24,15 +30,15 @@ ACTIVE_S: Final = 30.0
 # transport late relative to another gateway's.
 LATENESS_MS: Final = 2_000
 OFFSET_TOLERANCE_MS: Final = 1_000
-# Weight of the newest offset measurement (exponential moving average).
-_OFFSET_ALPHA: Final = 0.2
+# Offsets are estimated over this many recent messages per gateway.
+_OFFSET_SAMPLES: Final = 32
 
 
 @dataclass(slots=True)
 class _Gateway:
     latest_event_ms: int
     last_arrival_s: float
-    offset_ms: float
+    offsets: deque[float] = field(default_factory=lambda: deque(maxlen=_OFFSET_SAMPLES))
 
 
 class Watermark:
@@ -41,18 +47,17 @@ class Watermark:
 
     def offset_ms(self, gateway: str, *, sent_at_ms: int, arrival_s: float) -> int:
         """Update and return the correction to subtract from this gateway's sighting times."""
-        measured = sent_at_ms - arrival_s * 1000
         state = self._gateways.get(gateway)
         if state is None:
-            state = self._gateways[gateway] = _Gateway(0, arrival_s, measured)
-        else:
-            state.offset_ms += _OFFSET_ALPHA * (measured - state.offset_ms)
-        return int(state.offset_ms) if abs(state.offset_ms) > OFFSET_TOLERANCE_MS else 0
+            state = self._gateways[gateway] = _Gateway(0, arrival_s)
+        state.offsets.append(sent_at_ms - arrival_s * 1000)
+        ahead = max(state.offsets)
+        return int(ahead) if ahead > OFFSET_TOLERANCE_MS else 0
 
     def observe(self, gateway: str, *, event_ms: int, arrival_s: float) -> None:
         state = self._gateways.get(gateway)
         if state is None:
-            self._gateways[gateway] = _Gateway(event_ms, arrival_s, 0.0)
+            self._gateways[gateway] = _Gateway(event_ms, arrival_s)
             return
         state.latest_event_ms = max(state.latest_event_ms, event_ms)
         state.last_arrival_s = arrival_s

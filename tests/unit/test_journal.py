@@ -46,3 +46,15 @@ def test_pending_after_cursor(tmp_path: Path) -> None:
     for i in range(4):
         journal.append(b"z", created_ms=i)
     assert [e.seq for e in journal.pending(after=(1, 2), limit=1)] == [3]
+
+
+def test_boots_remember_what_was_issued_after_trimming(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.db")
+    for i in range(3):
+        journal.append(b"a", created_ms=i)
+    journal.trim(boot=1, hwm=3)
+    journal.close()
+    again = Journal(tmp_path / "j.db")
+    again.append(b"b", created_ms=9)
+    assert again.boots() == {1: 3, 2: 1}
+    assert again.depth() == 1
