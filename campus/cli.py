@@ -31,6 +31,10 @@ COMMAND_MODULES = (
     "gateway.cli",
     "ingest.cli",
     "dashboard_api.cli",
+    "zones.cli",
+    "firmware_sim.cli",
+    "privacy.cli",
+    "privacy.ops_cli",
 )
 
 Handler = Callable[[argparse.Namespace, Settings], int]
