@@ -1,4 +1,4 @@
-"""``campus gateway enroll`` and ``campus gateway revoke``."""
+"""``campus gateway enroll``, ``campus gateway revoke`` and ``campus gateway run``."""
 
 from __future__ import annotations
 
@@ -35,6 +35,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = gsub.add_parser("revoke", help="revoke a gateway's key: its messages are rejected from now on")
     p.add_argument("gateway_id")
     p.set_defaults(handler=_revoke)
+    p = gsub.add_parser("run", help="run one reader gateway from its configuration file (Ctrl-C stops it)")
+    p.add_argument(
+        "--config", type=Path, required=True, help="the gateway's TOML file (see gateway/config.py)"
+    )
+    p.set_defaults(handler=_run)
 
 
 def _enroll(args: argparse.Namespace, settings: Settings) -> int:
@@ -78,4 +83,43 @@ def _revoke(args: argparse.Namespace, settings: Settings) -> int:
         if not enrollment.revoke(conn, gateway_id=args.gateway_id):
             raise CommandError(f"no active gateway {args.gateway_id!r}")
     print(f"gateway {args.gateway_id} revoked")
+    return 0
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    """Run one gateway until SIGINT/SIGTERM; flush what is aggregated on the way out."""
+    import signal
+    import sqlite3
+    import threading
+
+    from gateway.config import ConfigError, load_config
+    from gateway.errors import BackendError
+    from gateway.service import build_gateway
+
+    try:
+        config = load_config(args.config)
+        running = build_gateway(config)
+    except ConfigError as exc:
+        raise CommandError(str(exc)) from exc
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    print(
+        f"gateway {config.gateway_id} of site {config.site}: {config.scanner.kind} scanner, "
+        f"broker {config.broker_address()}, journal {config.journal.path}",
+        flush=True,
+    )
+    try:
+        running.gateway.start()
+        running.gateway.run(stop)
+    except BackendError as exc:
+        raise CommandError(str(exc)) from exc
+    except sqlite3.Error as exc:  # the journal's disk is full or gone: nothing more can be kept safe
+        raise CommandError(f"journal {config.journal.path}: {exc}") from exc
+    finally:
+        running.close()
+    stats = running.gateway.stats
+    print(
+        f"gateway {config.gateway_id} stopped: {stats.sightings} sightings, {stats.taps} taps, {stats.batches} batches"
+    )
     return 0

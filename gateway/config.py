@@ -12,21 +12,43 @@
     [journal]
     path = "var/gateways/gw-101.journal"
 
-Relative paths are resolved against the file's own directory.
+    [scanner]                            # optional; default: kind = "ble"
+    kind = "ble"                         # ble | serial | wedge | sim
+    adapter = "hci0"                     # ble: optional, the system's default adapter otherwise
+
+    # kind = "serial": port = "/dev/ttyUSB0" (or a pyserial URL), baudrate = 9600,
+    #   format = "em4100" | "hex-uid" | "decimal", em4100_number = "decimal" | "hex"
+    # kind = "wedge": path = "-" (stdin) or a file/tty to read lines from,
+    #   format = "decimal" | "hex" | "any"
+    # kind = "sim": nothing is scanned (a simulator pushes adverts in-process)
+
+Relative paths are resolved against the file's own directory (a wedge's
+``path`` too, unless it is ``-``).
 """
 
 from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Annotated, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from campus import signing
 from campus.mqtt import BrokerAddress
 
-__all__ = ["ConfigError", "GatewayConfig", "load_config", "write_config"]
+__all__ = [
+    "BleScanner",
+    "ConfigError",
+    "GatewayConfig",
+    "ScannerSection",
+    "SerialScanner",
+    "SimScanner",
+    "WedgeScanner",
+    "load_config",
+    "write_config",
+]
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
@@ -52,6 +74,38 @@ class JournalSection(BaseModel):
     max_bytes: int = Field(default=1 << 30, ge=1 << 20)
 
 
+class BleScanner(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: Literal["ble"] = "ble"
+    adapter: str | None = Field(default=None, pattern=r"^hci[0-9]{1,2}$")
+
+
+class SerialScanner(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: Literal["serial"]
+    port: str = Field(min_length=1)
+    baudrate: int = Field(default=9600, ge=300, le=4_000_000)
+    format: Literal["em4100", "hex-uid", "decimal"] = "em4100"
+    em4100_number: Literal["decimal", "hex"] = "decimal"
+
+
+class WedgeScanner(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: Literal["wedge"]
+    path: str = "-"
+    format: Literal["decimal", "hex", "any"] = "any"
+
+
+class SimScanner(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: Literal["sim"]
+
+
+ScannerSection = Annotated[
+    BleScanner | SerialScanner | WedgeScanner | SimScanner, Field(discriminator="kind")
+]
+
+
 class GatewayConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     gateway_id: str = Field(pattern=_ID)
@@ -63,6 +117,22 @@ class GatewayConfig(BaseModel):
     firmware: str = "campus-gateway/0.1"
     # Aggregation window for BLE sightings (seconds).
     window_s: float = Field(default=1.5, gt=0.1, le=10)
+    scanner: ScannerSection = BleScanner()
+
+    @field_validator("badge_hash_key")
+    @classmethod
+    def _hash_key_is_32_bytes_hex(cls, value: SecretStr) -> SecretStr:
+        try:
+            key = bytes.fromhex(value.get_secret_value())
+        except ValueError:
+            raise ValueError("must be 64 hexadecimal characters (32 bytes)") from None
+        if len(key) != 32:
+            raise ValueError("must be 64 hexadecimal characters (32 bytes)")
+        return value
+
+    @property
+    def window_ms(self) -> int:
+        return round(self.window_s * 1000)
 
     def broker_address(self) -> BrokerAddress:
         b = self.broker
@@ -106,6 +176,9 @@ def load_config(path: Path) -> GatewayConfig:
         raw["private_key_file"] = _resolve(base, raw["private_key_file"])
     if isinstance(raw.get("journal"), dict) and "path" in raw["journal"]:
         raw["journal"]["path"] = _resolve(base, raw["journal"]["path"])
+    scanner = raw.get("scanner")
+    if isinstance(scanner, dict) and scanner.get("kind") == "wedge" and scanner.get("path", "-") != "-":
+        scanner["path"] = _resolve(base, scanner["path"])
     try:
         return GatewayConfig.model_validate(raw)
     except ValidationError as exc:

@@ -6,6 +6,11 @@ time (so ``sent_at_ms`` is the time of this attempt), keeps at most
 acknowledgement covered it within ``resend_after_s``. Ingest absorbs the
 duplicates this produces. On every connect, everything still in the journal
 is due again at once.
+
+The retained status (``online`` on connect and every 30 s, ``offline`` as the
+last will) carries the firmware version, uptime, journal depth, the scan
+rate given by :meth:`Uplink.set_scan_rate`, and an approximate clock offset
+estimated from ingest's acks (see :mod:`gateway.clock`).
 """
 
 from __future__ import annotations
@@ -16,11 +21,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import msgspec
+import paho.mqtt.client as paho
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from campus import signing, topics, wire
 from campus.logs import get_logger
 from campus.mqtt import Backoff, BrokerAddress, Inbound, MqttLink
+from gateway.clock import ClockOffsetEstimator
 from gateway.journal import Journal, JournalEntry
 
 __all__ = ["Uplink", "UplinkStats", "encode_body"]
@@ -34,6 +41,8 @@ RESEND_AFTER_S = 10.0
 # sightings in flight per gateway.
 MAX_UNACKED = 500
 STATUS_INTERVAL_S = 30.0
+# On a clean shutdown, how long to wait for the broker to take the offline status.
+OFFLINE_STATUS_TIMEOUT_S = 2.0
 
 _body_encoder = msgspec.json.Encoder()
 _json = msgspec.json.Encoder()
@@ -85,6 +94,7 @@ class Uplink:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self.stats = UplinkStats()
+        self._offset = ClockOffsetEstimator()
         will_payload = self._status_payload(wire.GatewayState.OFFLINE)
         self.link = MqttLink(
             address,
@@ -117,7 +127,24 @@ class Uplink:
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout=10)
+        if self.link.connected:
+            # A clean disconnect does not fire the last will: say "offline" ourselves.
+            info = self._publish_status(wire.GatewayState.OFFLINE)
+            try:
+                info.wait_for_publish(timeout=OFFLINE_STATUS_TIMEOUT_S)
+            except (RuntimeError, ValueError):
+                log.warning("uplink.offline_status_not_sent", gateway=self.gateway_id)
         self.link.close()
+
+    def set_scan_rate(self, source: Callable[[], float]) -> None:
+        """Where the status's ``scan_rate`` (adverts per second) comes from."""
+        self._scan_rate = source
+
+    @property
+    def clock_offset_ms(self) -> int:
+        """Approximate offset of this gateway's clock from ingest's (positive: ahead); 0 before any ack."""
+        with self._lock:  # the ack handler appends from the network thread
+            return self._offset.offset_ms()
 
     # -- producer side -------------------------------------------------
     def submit(self, sightings: list[wire.Sighting]) -> JournalEntry:
@@ -156,13 +183,18 @@ class Uplink:
                 firmware=self._firmware,
                 uptime_s=round(time.monotonic() - self._started, 1),
                 journal_depth=self.journal.depth(),
-                scan_rate=round(self._scan_rate(), 2),
+                scan_rate=round(max(self._scan_rate(), 0.0), 2),
+                clock_offset_ms=self.clock_offset_ms,
             )
         )
 
     def publish_status(self) -> None:
-        payload = self._status_payload(wire.GatewayState.ONLINE)
-        self.link.publish(
+        """Publish the retained ``online`` status now (it is also sent on connect and every 30 s)."""
+        self._publish_status(wire.GatewayState.ONLINE)
+
+    def _publish_status(self, state: wire.GatewayState) -> paho.MQTTMessageInfo:
+        payload = self._status_payload(state)
+        return self.link.publish(
             self._status_topic,
             payload,
             retain=True,
@@ -183,6 +215,9 @@ class Uplink:
             return
         if ack.gateway != self.gateway_id:
             return
+        received_ms = int(self._clock() * 1000)
+        with self._lock:
+            self._offset.observe(committed_at_ms=ack.committed_at_ms, received_ms=received_ms)
         trimmed = self.journal.trim(boot=ack.boot, hwm=ack.hwm, also=tuple(ack.committed_above))
         with self._lock:
             for key in [
