@@ -82,6 +82,18 @@ class Settings(BaseSettings):
     # pseudonyms stored in presence; the master key wraps per-student data keys.
     pseudonym_key: SecretStr = SecretStr(_PLACEHOLDER_KEY)
     master_key: SecretStr = SecretStr(_PLACEHOLDER_KEY)
+    # Master keys being rotated out (privacy.keyring): still read, never used
+    # to wrap. Remove one once `campus keys status` says nothing uses it.
+    previous_master_keys: tuple[SecretStr, ...] = ()
+
+    # Consent and erasure (privacy.consent, privacy.erasure).
+    # From this age (whole years, at the decision) a student decides for
+    # themselves; 13 is the UK's age of digital consent (DPA 2018 s.9).
+    self_consent_age: int = Field(default=13, ge=0, le=18)
+    # A withdrawal erases at once; a second pass this long after catches rows
+    # an ingest worker committed before it heard of the withdrawal. At most
+    # 15 minutes: the erasure time stated to families.
+    erasure_recheck_s: int = Field(default=60, ge=1, le=900)
 
     # Ingest verification limits.
     max_message_bytes: int = Field(default=256 * 1024, ge=1024)
@@ -92,6 +104,44 @@ class Settings(BaseSettings):
     dead_letter_max_rows: int = Field(default=10_000, ge=100)
 
     data_dir: Path = Path("var")
+
+    # Retention (privacy.retention): how long each kind of data is kept, in
+    # days (a year counts as 365). `campus retention schedule` prints them all.
+    retention_presence_days: int = Field(default=7, ge=1)  # raw samples: a week of rosters and look-backs
+    retention_transitions_days: int = Field(default=28, ge=1)  # zone changes: four weeks of incident review
+    retention_attendance_taps_days: int = Field(default=56, ge=1)  # door taps: a half term of corrections
+    retention_attendance_days: int = Field(default=3 * 365, ge=1)  # attendance register: statutory 3 years
+    retention_alerts_days: int = Field(default=365, ge=1)  # alerts: one school year and its reviews
+    retention_evacuation_days: int = Field(default=3 * 365, ge=1)  # evacuation reports: inspections
+    retention_audit_days: int = Field(default=6 * 365, ge=1)  # audit log: six-year limitation period
+    retention_consent_history_days: int = Field(default=6 * 365, ge=1)  # after the consent ends
+    retention_dead_letters_days: int = Field(default=7, ge=1)  # rejected messages: a week to diagnose
+    retention_operations_days: int = Field(default=30, ge=1)  # ledger, gateway status, heartbeats
+    retention_records_days: int = Field(default=2 * 365, ge=1)  # sweep records and breach findings
+    retention_breaches_days: int = Field(default=6 * 365, ge=1)  # breach records, after they are closed
+    retention_sweep_interval_s: int = Field(default=900, ge=10)
+    retention_batch_rows: int = Field(default=5000, ge=1)
+    erasure_poll_interval_s: int = Field(default=30, ge=1)
+
+    # Backups (privacy.backup): the archive key lives apart from the archives;
+    # None means `<data_dir>/backup.key`, created with mode 0600 on first use.
+    backup_key_file: Path | None = None
+    # Student data keys are kept out of archives, in this one file (encrypted
+    # with the backup key, rewritten when keys change), so erasing a student
+    # makes their fields unreadable in every archive too. None: <data_dir>/backup-data-keys.
+    backup_data_keys_file: Path | None = None
+    # pg_dump/pg_restore of the server's major version.
+    pg_bindir: Path = Path("/usr/lib/postgresql/15/bin")
+
+    # Breach detection (privacy.breach) over the audit log.
+    breach_bulk_students: int = Field(default=50, ge=1)  # distinct students one actor may read ...
+    breach_bulk_window_minutes: int = Field(default=10, ge=1)  # ... within this many minutes
+    breach_office_hours: str = Field(default="07:00-19:00", pattern=r"^\d\d:\d\d-\d\d:\d\d$")
+    breach_office_days: str = Field(
+        default="mon-fri", pattern=r"^[a-z]{3}(-[a-z]{3})?(,[a-z]{3}(-[a-z]{3})?)*$"
+    )
+    breach_timezone: str = "Europe/London"
+    breach_scan_interval_s: int = Field(default=300, ge=10)
 
     @classmethod
     def settings_customise_sources(
@@ -122,6 +172,16 @@ class Settings(BaseSettings):
             raise ValueError("must be 64 hexadecimal characters (32 bytes)")
         return value
 
+    @field_validator("previous_master_keys")
+    @classmethod
+    def _previous_keys_are_32_bytes_hex(cls, values: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        for position, value in enumerate(values):
+            try:
+                cls._key_is_32_bytes_hex(value)
+            except ValueError:
+                raise ValueError(f"key {position}: must be 64 hexadecimal characters (32 bytes)") from None
+        return values
+
     @model_validator(mode="after")
     def _no_placeholders_in_production(self) -> Settings:
         if self.environment is Environment.PRODUCTION:
@@ -146,6 +206,10 @@ class Settings(BaseSettings):
     @property
     def master_key_bytes(self) -> bytes:
         return bytes.fromhex(self.master_key.get_secret_value())
+
+    @property
+    def previous_master_key_bytes(self) -> tuple[bytes, ...]:
+        return tuple(bytes.fromhex(k.get_secret_value()) for k in self.previous_master_keys)
 
     def public_view(self) -> dict[str, Any]:
         """Settings safe to print: secrets omitted, passwords in URLs masked."""

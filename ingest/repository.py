@@ -10,12 +10,16 @@ from datetime import UTC, datetime
 import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from campus.logs import get_logger
 from campus.wire import SightingKind
 from ingest.directory import BadgeRecord
 from ingest.ledger import BatchKey
 from ingest.verify import KnownGateway
-from privacy import keywrap
 from privacy.enrolment import EID_KEY_PURPOSE
+from privacy.errors import KeyUnavailableError
+from privacy.keyring import MasterKeyring
+
+log = get_logger(__name__)
 
 __all__ = [
     "CurrentState",
@@ -158,25 +162,50 @@ def load_gateways(
     return known, placements
 
 
-def load_badges(conn: psycopg.Connection, sites: Sequence[str], *, master_key: bytes) -> list[BadgeRecord]:
+def load_badges(
+    conn: psycopg.Connection,
+    sites: Sequence[str],
+    *,
+    master_key: bytes,
+    previous_master_keys: Sequence[bytes] = (),
+) -> list[BadgeRecord]:
+    """Active badges; rotating-id keys unwrapped with the master key that wrapped them (during a
+    rotation, a previous one)."""
+    keyring = MasterKeyring.of(master_key, previous_master_keys)
     rows = conn.execute(
-        """SELECT s.student_key, b.kind, b.static_hash, b.eid_key_wrapped, b.rotation_s
+        """SELECT s.student_key, b.kind, b.static_hash, b.eid_key_wrapped, b.eid_key_master_id, b.rotation_s
            FROM badges b JOIN students s USING (student_id)
            WHERE b.site_id = ANY(%s) AND b.revoked_at IS NULL""",
         (list(sites),),
     ).fetchall()
-    return [
-        BadgeRecord(
-            student_key=student_key,
-            kind=SightingKind(kind),
-            static_hash=bytes(static_hash) if static_hash is not None else None,
-            eid_key=keywrap.unwrap(master_key, bytes(wrapped), purpose=EID_KEY_PURPOSE)
-            if wrapped is not None
-            else None,
-            rotation_s=rotation_s,
+    badges = []
+    unreadable = 0
+    for student_key, kind, static_hash, wrapped, master_id, rotation_s in rows:
+        eid_key = None
+        if wrapped is not None:
+            try:
+                eid_key = keyring.unwrap(bytes(wrapped), purpose=EID_KEY_PURPOSE, wrapped_by=master_id)
+            except KeyUnavailableError:
+                # A wrong or missing master key must not stop every other badge
+                # from resolving: this one is skipped, loudly.
+                unreadable += 1
+                continue
+        badges.append(
+            BadgeRecord(
+                student_key=student_key,
+                kind=SightingKind(kind),
+                static_hash=bytes(static_hash) if static_hash is not None else None,
+                eid_key=eid_key,
+                rotation_s=rotation_s,
+            )
         )
-        for student_key, kind, static_hash, wrapped, rotation_s in rows
-    ]
+    if unreadable:
+        log.error(
+            "ingest.badge_keys_unreadable",
+            badges=unreadable,
+            hint="check master_key and previous_master_keys",
+        )
+    return badges
 
 
 def load_consents(

@@ -20,6 +20,16 @@ Threads, and what each owns:
   (``LISTEN campus_consent`` / ``campus_directory``) and swaps in fresh
   tables within about a second.
 
+Consent is enforced twice: at intake (a sighting of a student without the
+purpose's consent never reaches the tracker) and at output (the writer drops
+every row and event of a student who does not hold the consent *at commit
+time*, so a flush decided before a withdrawal cannot store it). On a
+withdrawal the main thread also forgets the student's live tracking state,
+and the writer runs due erasure passes (privacy.erasure) as housekeeping.
+Dead letters keep only a redacted summary of the rejected payload
+(privacy.redact): no badge identifier is ever stored for a message that was
+not accepted.
+
 Sites are the unit of partitioning: a worker serves ``sites`` and holds a
 PostgreSQL advisory lock per site while it runs, so two workers never track
 the same students (Mosquitto's shared subscriptions deliver round-robin, not
@@ -62,6 +72,8 @@ from ingest.repository import (
 from ingest.site import SiteState, claim_radius
 from ingest.stats import IngestStats, register_for_export
 from ingest.verify import KnownGateway, Rejection, verify_batch, verify_status
+from privacy.erasure import run_pending_erasures
+from privacy.redact import redact_payload
 
 __all__ = ["IngestService", "SiteBusyError"]
 
@@ -84,6 +96,9 @@ DERIVED_ROW_RETRIES = 3
 SESSION_EXPIRY_S = 3600
 # How long a second worker waits for a site's lease before giving up.
 LEASE_WAIT_S = 30.0
+# Due erasure passes are looked for this often: well inside the 60 s default
+# between a withdrawal and its second pass.
+ERASURE_CHECK_S = 5.0
 
 
 class SiteBusyError(RuntimeError):
@@ -159,6 +174,10 @@ class IngestService:
         self._pending_directory: _Directory | None = None
         self._link: MqttLink | None = None
         self._site_state = {site: SiteState(site) for site in self.sites}
+        # Students whose location consent was withdrawn, from the directory
+        # thread to the main thread (which owns the trackers).
+        self._forget: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._last_erasure_check = 0.0
         self._status_seen: dict[str, int] = {}
         self._lease: psycopg.Connection | None = None
         self._writer_conn: psycopg.Connection | None = None
@@ -170,7 +189,12 @@ class IngestService:
         gateways, placements = repository.load_gateways(conn, self.sites)
         zones = repository.load_zones(conn, self.sites)
         badges = BadgeDirectory(
-            repository.load_badges(conn, self.sites, master_key=self.settings.master_key_bytes)
+            repository.load_badges(
+                conn,
+                self.sites,
+                master_key=self.settings.master_key_bytes,
+                previous_master_keys=self.settings.previous_master_key_bytes,
+            )
         )
         badges.prepare(int(self._clock() * 1000))
         return _Directory(gateways, placements, zones, badges)
@@ -276,6 +300,7 @@ class IngestService:
             pending, self._pending_directory = self._pending_directory, None
             if pending is not None:
                 self._apply_directory(pending)
+            self._forget_withdrawn()
             stopping = stop.is_set()
             timeout = max(0.0, interval - (time.monotonic() - flush.opened))
             try:
@@ -306,6 +331,15 @@ class IngestService:
                 self._directory.badges.prepare(int(self._clock() * 1000))
                 last_prepare = now
 
+    def _forget_withdrawn(self) -> None:
+        while True:
+            try:
+                student_key = self._forget.get_nowait()
+            except queue.Empty:
+                return
+            for state in self._site_state.values():
+                state.forget(student_key)
+
     def _advance_sites(self, flush: _Flush) -> None:
         now_s = self._clock()
         for site, state in self._site_state.items():
@@ -326,7 +360,7 @@ class IngestService:
             "ingest.rejected", reason=str(exc.reason), gateway_id=exc.gateway_id, detail=exc.detail[:200]
         )
         flush.dead_letters.append(
-            DeadLetter(message.topic, exc.reason, exc.detail, exc.gateway_id, message.payload)
+            DeadLetter(message.topic, exc.reason, exc.detail, exc.gateway_id, redact_payload(message.payload))
         )
         flush.acks.append((message.mid, message.qos))
 
@@ -531,6 +565,7 @@ class IngestService:
                     conn = self._writer_conn = db.connect(
                         self.settings.dsn, application_name="campus-ingest-writer"
                     )
+                self._gate_output(flush)
                 new = self._commit(conn, flush) if not flush.empty() else set()
                 self._housekeeping(conn)
             except (psycopg.Error, db.DatabaseError) as exc:
@@ -556,8 +591,35 @@ class IngestService:
             else:
                 return True, new
 
+    def _gate_output(self, flush: _Flush) -> None:
+        """Drop rows and events of students who do not hold the consent now (checked at every commit attempt)."""
+        locate = self._consents.holders(Purpose.LOCATION_TRACKING)
+        mark = self._consents.holders(Purpose.AUTOMATIC_ATTENDANCE)
+        before = len(flush.presence) + len(flush.transitions) + len(flush.current) + len(flush.taps)
+        flush.presence = [r for r in flush.presence if r.student_key in locate]
+        flush.transitions = [r for r in flush.transitions if r.student_key in locate]
+        flush.current = {k: v for k, v in flush.current.items() if k in locate}
+        flush.taps = [r for r in flush.taps if r.student_key in mark]
+        for site, site_events in flush.events.items():
+            flush.events[site] = [e for e in site_events if e.student_key in locate]
+        dropped = before - len(flush.presence) - len(flush.transitions) - len(flush.current) - len(flush.taps)
+        if dropped:
+            log.info("ingest.output_gated", rows=dropped)
+
     def _housekeeping(self, conn: psycopg.Connection) -> None:
         now = time.monotonic()
+        if now - self._last_erasure_check >= ERASURE_CHECK_S:
+            self._last_erasure_check = now
+            try:
+                erased = run_pending_erasures(conn, now=datetime.now(UTC))
+            except psycopg.Error as exc:
+                # Never let an erasure problem hold up (or replay) the flush
+                # just committed; the pass stays pending and is retried. Only
+                # the error's class is logged: its text may quote row values.
+                log.warning("ingest.erasure_failed", error=type(exc).__name__, retry_s=ERASURE_CHECK_S)
+            else:
+                if erased:
+                    log.info("ingest.erasures_run", passes=erased)
         if now - self._last_heartbeat >= HEARTBEAT_S:
             repository.write_heartbeat(
                 conn,
@@ -668,7 +730,10 @@ class IngestService:
         ids = sorted(set(student_ids))
         grants = repository.load_consents(conn, self.sites, student_ids=ids)
         for student_key in repository.student_keys(conn, ids):
+            had_location = self._consents.allows(student_key, Purpose.LOCATION_TRACKING)
             self._consents.set(student_key, grants.get(student_key, ()))
+            if had_location and not self._consents.allows(student_key, Purpose.LOCATION_TRACKING):
+                self._forget.put(student_key)
 
 
 def _ts(ms: int) -> datetime:

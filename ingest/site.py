@@ -54,7 +54,8 @@ class SiteState:
         self.site_id = site_id
         self.watermark = Watermark()
         self._students: dict[int, int] = {}
-        self._student_keys: list[int] = []
+        # Index -> student key; None for an index retired by forget().
+        self._student_keys: list[int | None] = []
         self._readers: dict[str, int] = {}
         self._reader_ids: list[str] = []
         self._reader_zone: list[int] = []
@@ -80,6 +81,22 @@ class SiteState:
                 self._students[key] = len(self._student_keys)
                 self._student_keys.append(key)
         self.tracker.grow(len(self._student_keys))
+
+    def forget(self, student_key: int) -> None:
+        """Drop everything tracked about a student (their location consent was withdrawn).
+
+        The student's index is retired rather than cleared: evidence already
+        queued under it can still move that index's state, but rows of a
+        retired index are never output, and new evidence for the student (if
+        consent is given again) starts from nothing under a fresh index.
+        """
+        index = self._students.pop(student_key, None)
+        if index is None:
+            return
+        self._student_keys[index] = None
+        self.tracker.states.restore(index, zone=UNKNOWN, since_ms=0, last_seen_ms=0)
+        self.tracker.states.last_known_zone[index] = UNKNOWN
+        self.tracker.last_sample_ms[index] = 0
 
     def reader_index(self, gateway_id: str) -> int | None:
         return self._readers.get(gateway_id)
@@ -191,6 +208,8 @@ class SiteState:
                 strict=True,
             ):
                 key = keys[student]
+                if key is None:
+                    continue
                 from_zone, to_zone = self._zone_name(before), self._zone_name(after)
                 out.transitions.append(TransitionRow(at, self.site_id, key, from_zone, to_zone, conf))
                 out.events.append(
@@ -203,6 +222,8 @@ class SiteState:
                 strict=True,
             ):
                 key = keys[student]
+                if key is None:
+                    continue
                 zone_id = self._zone_name(zone)
                 out.presence.append(PresenceRow(at, self.site_id, key, zone_id, "estimate", conf, None))
                 latest[key] = CurrentState(

@@ -2,20 +2,31 @@
 
 A student row holds no name or contact (see privacy's field encryption);
 ``student_key`` is the keyed pseudonym stored with presence. A rotating-id
-badge's key is generated here and stored only wrapped by the master key; the
-caller gets the raw key once, to program the badge.
+badge's key is generated here and stored only wrapped by the master key (with
+the wrapping key's id, for rotation); the caller gets the raw key once, to
+program the badge.
+
+:func:`record_consent` is the one writer of consent decisions: history,
+current state, an audit entry per student, and for a withdrawal the erasure
+of the purpose's data. It does not check who may decide; a person's decision
+goes through :func:`privacy.consent.decide`, which does.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
 
 import psycopg
 
-from privacy import eid, keywrap
+from privacy import audit, eid, erasure, keywrap
+from privacy.errors import AuditError
+from privacy.keyring import key_id
+from privacy.models import DeciderRole, Role
 from privacy.pseudonyms import student_key as derive_student_key
 
 __all__ = [
@@ -31,6 +42,9 @@ __all__ = [
 
 # Must match ingest.repository.EID_KEY_PURPOSE (associated data of the wrapping).
 EID_KEY_PURPOSE = "badge-eid-key"
+# The second erasure pass after a withdrawal when the caller has no settings
+# at hand (Settings.erasure_recheck_s has the same default).
+DEFAULT_RECHECK_S: Final = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,18 +92,20 @@ def issue_eid_badges(
 ) -> list[bytes]:
     """Issue a rotating-id badge to each student; returns each badge's raw key, in order."""
     keys = []
+    master_id = key_id(master_key)
     with (
         conn.cursor() as cur,
         cur.copy(
-            "COPY badges (site_id, student_id, kind, eid_key_wrapped, rotation_s) FROM STDIN (FORMAT BINARY)"
+            """COPY badges (site_id, student_id, kind, eid_key_wrapped, eid_key_master_id, rotation_s)
+               FROM STDIN (FORMAT BINARY)"""
         ) as copy,
     ):
-        copy.set_types(["text", "uuid", "text", "bytea", "int4"])
+        copy.set_types(["text", "uuid", "text", "bytea", "text", "int4"])
         for student in students:
             key = os.urandom(eid.BADGE_KEY_BYTES)
             keys.append(key)
             wrapped = keywrap.wrap(master_key, key, purpose=EID_KEY_PURPOSE)
-            copy.write_row((student.site_id, student.student_id, "ble-eid", wrapped, rotation_s))
+            copy.write_row((student.site_id, student.student_id, "ble-eid", wrapped, master_id, rotation_s))
     return keys
 
 
@@ -113,6 +129,14 @@ def issue_static_badge(
     )
 
 
+def _audit_role(actor_role: str) -> Role:
+    if actor_role in set(DeciderRole):
+        return DeciderRole(actor_role).audit_role
+    if actor_role in set(Role):
+        return Role(actor_role)
+    raise AuditError(f"unknown consent actor role {actor_role!r}: guardian, student, admin or an audit role")
+
+
 def record_consent(
     conn: psycopg.Connection,
     *,
@@ -122,17 +146,53 @@ def record_consent(
     actor: str,
     actor_role: str,
     note: str | None = None,
-) -> None:
-    """Record a consent decision for students: history row and current state, in the caller's transaction."""
+    now: datetime | None = None,
+    recheck_s: float = DEFAULT_RECHECK_S,
+    audit_detail: Mapping[str, Any] | None = None,
+) -> dict[str, int]:
+    """Record a consent decision for students, in the caller's transaction.
+
+    Writes the history rows and the current state, one ``consent.change``
+    audit entry per student, and for a withdrawal by a student who held the
+    consent erases the purpose's data at once and schedules the second pass
+    (``recheck_s`` later). Returns the rows erased per table (empty for a grant).
+    """
     ids = list(student_ids)
-    conn.execute(
-        """INSERT INTO consent_events (student_id, purpose, granted, actor, actor_role, note)
-           SELECT sid, %s, %s, %s, %s, %s FROM unnest(%s::uuid[]) AS sid""",
-        (purpose, granted, actor, actor_role, note, ids),
-    )
-    conn.execute(
-        """INSERT INTO consents (student_id, purpose, granted)
-           SELECT sid, %s, %s FROM unnest(%s::uuid[]) AS sid
-           ON CONFLICT (student_id, purpose) DO UPDATE SET granted = EXCLUDED.granted, updated_at = now()""",
-        (purpose, granted, ids),
-    )
+    role = _audit_role(actor_role)
+    with conn.transaction():
+        # Only a student who held the consent can have data under it (ingest's
+        # gate): a first "no" has nothing to erase.
+        held = conn.execute(
+            """SELECT s.student_id, s.student_key FROM consents c JOIN students s USING (student_id)
+               WHERE c.purpose = %s AND c.granted AND c.student_id = ANY(%s::uuid[])""",
+            (purpose, ids),
+        ).fetchall()
+        conn.execute(
+            """INSERT INTO consent_events (student_id, purpose, granted, actor, actor_role, note)
+               SELECT sid, %s, %s, %s, %s, %s FROM unnest(%s::uuid[]) AS sid""",
+            (purpose, granted, actor, actor_role, note, ids),
+        )
+        conn.execute(
+            """INSERT INTO consents (student_id, purpose, granted)
+               SELECT sid, %s, %s FROM unnest(%s::uuid[]) AS sid
+               ON CONFLICT (student_id, purpose) DO UPDATE SET granted = EXCLUDED.granted, updated_at = now()""",
+            (purpose, granted, ids),
+        )
+        audit.record_each(
+            conn,
+            actor=actor,
+            actor_role=role,
+            action="consent.change",
+            student_ids=ids,
+            purpose=purpose,
+            detail={"purpose": purpose, "granted": granted, "decided_as": actor_role, **(audit_detail or {})},
+        )
+        if granted:
+            return {}
+        return erasure.erase_withdrawn(
+            conn,
+            students=[(sid, key) for sid, key in held],
+            purpose=purpose,
+            now=now or datetime.now(UTC),
+            recheck_s=recheck_s,
+        )
