@@ -41,7 +41,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--no-sim", action="store_true", help="do not start the simulated campus (a real school)")
     p.add_argument("--students", type=int, default=300, help="simulated students (default 300)")
-    p.add_argument("--speed", type=float, default=1.0, help="simulated seconds per wall second (default 1)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument(
         "--for-seconds", type=float, default=None, help="stop by itself after this long (for scripts)"
@@ -103,8 +102,12 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
             raise CommandError("ingest or the API did not start within 20 s; see the log above")
         if not args.no_sim:
             from firmware_sim.demo import start_demo
+            from firmware_sim.errors import SimError
 
-            demo = start_demo(settings, students=args.students, speed=args.speed, seed=args.seed, stop=stop)
+            try:  # the demo is live, so it runs at speed 1; `campus sim run --speed` goes faster
+                demo = start_demo(settings, students=args.students, seed=args.seed, stop=stop)
+            except SimError as exc:
+                raise CommandError(str(exc)) from exc
         print(
             f"campus is up: broker mqtt://{settings.mqtt_host}:{settings.mqtt_port}, database {_db_label(settings)}, "
             f"ingest '{ingest.instance}', API http://{settings.api_host}:{settings.api_port} (docs at /docs). Ctrl-C stops.",
