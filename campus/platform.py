@@ -25,6 +25,7 @@ from campus.logs import get_logger
 from campus.settings import Settings
 
 if TYPE_CHECKING:
+    from firmware_sim.demo import Demo
     from ingest.service import IngestService
 
 __all__ = ["register"]
@@ -63,6 +64,7 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
     from dashboard_api.server import ApiServer
     from ingest.cli import stop_on_signals
     from ingest.service import IngestService
+    from privacy.sweeper import run_sweeper
 
     with db.connect(settings.dsn):
         pass
@@ -74,24 +76,17 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
 
     stop = threading.Event()
     stop_on_signals(stop)
-    broker: LocalBroker | None = None
-    if port_is_open(settings.mqtt_host, settings.mqtt_port):
-        log.info("up.broker_reused", address=f"{settings.mqtt_host}:{settings.mqtt_port}")
-    else:
-        broker = LocalBroker(
-            port=settings.mqtt_port, host=settings.mqtt_host, data_dir=settings.data_dir / "mosquitto"
-        )
-        try:
-            broker.start()
-        except BrokerError as exc:
-            raise CommandError(str(exc)) from exc
+    broker = _start_broker(settings)
 
     ingest = IngestService(settings, instance="up")
     ingest_thread = threading.Thread(target=ingest.run, args=(stop,), name="ingest", daemon=True)
+    # Retention sweeps, due erasure passes and breach scans, each on its own interval.
+    sweeper_thread = threading.Thread(target=run_sweeper, args=(settings, stop), name="sweeper", daemon=True)
     api = ApiServer(settings)
-    demo = None
+    demo: Demo | None = None
     try:
         ingest_thread.start()
+        sweeper_thread.start()
         api.start()
         deadline = time.monotonic() + START_TIMEOUT_S
         while (
@@ -101,24 +96,19 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
         if not (ingest.ready.is_set() and api.started):
             raise CommandError("ingest or the API did not start within 20 s; see the log above")
         if not args.no_sim:
-            from firmware_sim.demo import start_demo
-            from firmware_sim.errors import SimError
-
-            try:  # the demo is live, so it runs at speed 1; `campus sim run --speed` goes faster
-                demo = start_demo(settings, students=args.students, seed=args.seed, stop=stop)
-            except SimError as exc:
-                raise CommandError(str(exc)) from exc
+            demo = _start_demo(settings, students=args.students, seed=args.seed, stop=stop)
         print(
             f"campus is up: broker mqtt://{settings.mqtt_host}:{settings.mqtt_port}, database {_db_label(settings)}, "
             f"ingest '{ingest.instance}', API http://{settings.api_host}:{settings.api_port} (docs at /docs). Ctrl-C stops.",
             flush=True,
         )
-        _report_until_stopped(stop, ingest, settings, for_seconds=args.for_seconds)
+        _report_until_stopped(stop, ingest, settings, demo=demo, for_seconds=args.for_seconds)
     finally:
         stop.set()
         if demo is not None:
             demo.join()
         ingest_thread.join(timeout=30)
+        sweeper_thread.join(timeout=10)
         api.stop()
         if broker is not None:
             broker.stop()
@@ -127,6 +117,40 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
         flush=True,
     )
     return 0
+
+
+def _start_broker(settings: Settings) -> LocalBroker | None:
+    """A local Mosquitto on the configured port, unless a broker already answers there."""
+    if port_is_open(settings.mqtt_host, settings.mqtt_port):
+        log.info("up.broker_reused", address=f"{settings.mqtt_host}:{settings.mqtt_port}")
+        return None
+    broker = LocalBroker(
+        port=settings.mqtt_port, host=settings.mqtt_host, data_dir=settings.data_dir / "mosquitto"
+    )
+    try:
+        broker.start()
+    except BrokerError as exc:
+        raise CommandError(str(exc)) from exc
+    return broker
+
+
+def _start_demo(settings: Settings, *, students: int, seed: int, stop: threading.Event) -> Demo:
+    """The live simulated campus (speed 1: `campus sim run --speed` runs faster, past-anchored)."""
+    from firmware_sim.demo import start_demo
+    from firmware_sim.errors import SimError
+
+    try:
+        return start_demo(settings, students=students, seed=seed, stop=stop)
+    except SimError as exc:
+        raise CommandError(str(exc)) from exc
+
+
+def _demo_label(demo: Demo | None) -> str:
+    if demo is None:
+        return ""
+    if demo.error is not None:
+        return f" | simulated campus FAILED ({type(demo.error).__name__}: {demo.error}; see the log above)"
+    return " | simulated campus running"
 
 
 def _db_label(settings: Settings) -> str:
@@ -145,7 +169,12 @@ def _database_up(settings: Settings) -> bool:
 
 
 def _report_until_stopped(
-    stop: threading.Event, ingest: IngestService, settings: Settings, *, for_seconds: float | None
+    stop: threading.Event,
+    ingest: IngestService,
+    settings: Settings,
+    *,
+    demo: Demo | None,
+    for_seconds: float | None,
 ) -> None:
     from campus.commands import check_api, check_broker
 
@@ -163,7 +192,7 @@ def _report_until_stopped(
             f"database {'up' if _database_up(settings) else 'DOWN'} | "
             f"ingest up, {rate.per_second(stats.sightings, now):,.0f} sightings/s, {stats.sightings:,} so far, "
             f"{stats.rows:,} rows, {rejected} rejected, {stats.consent_drops:,} dropped for consent | "
-            f"API {'up' if api_up else 'DOWN'}",
+            f"API {'up' if api_up else 'DOWN'}{_demo_label(demo)}",
             flush=True,
         )
         if for_seconds is not None and now - started >= for_seconds:
