@@ -144,7 +144,7 @@ def record(
         repo.insert(
             conn,
             [
-                repo.NewRow(
+                AuditEntry(
                     seq,
                     when,
                     actor,
@@ -206,7 +206,7 @@ def record_each(
                 ),
             )
             rows.append(
-                repo.NewRow(
+                AuditEntry(
                     seq, when, actor, str(actor_role), action, purpose, student_id, 1, body, last_hash, digest
                 )
             )
@@ -246,7 +246,7 @@ class AuditActor:
         )
 
 
-def _link(row: repo.StoredRow) -> ChainLink:
+def _link(row: AuditEntry) -> ChainLink:
     text = canonical(
         seq=row.seq,
         at=row.at,
@@ -259,7 +259,7 @@ def _link(row: repo.StoredRow) -> ChainLink:
         detail=row.detail,
     )
     claimed = row.detail.get(SUBJECTS_KEY) if isinstance(row.detail, dict) else None
-    stored = row.subjects or []
+    stored = list(row.subjects)
     if claimed is None:
         subjects_ok = not stored
     else:

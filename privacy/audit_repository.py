@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 import psycopg
@@ -20,8 +18,6 @@ from psycopg.rows import class_row
 from privacy.models import AuditEntry
 
 __all__ = [
-    "NewRow",
-    "StoredRow",
     "anchor",
     "entries_for_student",
     "head",
@@ -32,38 +28,6 @@ __all__ = [
 ]
 
 _COLUMNS = "seq, at, actor, actor_role, action, purpose, student_id, subject_count, detail, prev_hash, hash"
-
-
-@dataclass(frozen=True, slots=True)
-class NewRow:
-    seq: int
-    at: datetime
-    actor: str
-    actor_role: str
-    action: str
-    purpose: str | None
-    student_id: UUID | None
-    subject_count: int
-    detail: dict[str, Any]
-    prev_hash: bytes
-    hash: bytes
-    subjects: tuple[UUID, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class StoredRow:
-    seq: int
-    at: datetime
-    actor: str
-    actor_role: str
-    action: str
-    purpose: str | None
-    student_id: UUID | None
-    subject_count: int
-    detail: dict[str, Any]
-    prev_hash: bytes
-    hash: bytes
-    subjects: list[UUID] | None
 
 
 def lock_head(conn: psycopg.Connection) -> tuple[int, bytes, datetime]:
@@ -87,13 +51,13 @@ def anchor(conn: psycopg.Connection) -> tuple[int, bytes | None]:
     return (row[0], bytes(row[1])) if row else (0, None)
 
 
-def insert(conn: psycopg.Connection, rows: Sequence[NewRow]) -> None:
+def insert(conn: psycopg.Connection, rows: Sequence[AuditEntry]) -> None:
     """Append rows (already chained, in seq order), each followed by its subjects.
 
     Subjects are accepted only while their entry is the chain head, so an
     entry with subjects is written on its own; runs without are batched.
     """
-    batch: list[NewRow] = []
+    batch: list[AuditEntry] = []
     for row in rows:
         batch.append(row)
         if row.subjects:
@@ -107,7 +71,7 @@ def insert(conn: psycopg.Connection, rows: Sequence[NewRow]) -> None:
         _insert_rows(conn, batch)
 
 
-def _insert_rows(conn: psycopg.Connection, rows: Sequence[NewRow]) -> None:
+def _insert_rows(conn: psycopg.Connection, rows: Sequence[AuditEntry]) -> None:
     with conn.cursor() as cur:
         cur.executemany(
             f"INSERT INTO audit_log ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s)",
@@ -130,14 +94,14 @@ def _insert_rows(conn: psycopg.Connection, rows: Sequence[NewRow]) -> None:
         )
 
 
-def iter_rows(conn: psycopg.Connection, *, upto_seq: int | None) -> Iterator[StoredRow]:
+def iter_rows(conn: psycopg.Connection, *, upto_seq: int | None) -> Iterator[AuditEntry]:
     """Every entry (up to ``upto_seq``), in seq order, with its subject list; a server-side cursor."""
-    with conn.cursor(name="campus_audit_verify", row_factory=class_row(StoredRow)) as cur:
+    with conn.cursor(name="campus_audit_verify", row_factory=class_row(AuditEntry)) as cur:
         cur.itersize = 2000
         cur.execute(
             f"""SELECT {", ".join("a." + c for c in _COLUMNS.split(", "))},
-                       (SELECT array_agg(s.student_id ORDER BY s.student_id) FROM audit_subjects s
-                        WHERE s.seq = a.seq) AS subjects
+                       COALESCE((SELECT array_agg(s.student_id ORDER BY s.student_id) FROM audit_subjects s
+                                 WHERE s.seq = a.seq), '{{}}') AS subjects
                 FROM audit_log a WHERE %s::bigint IS NULL OR a.seq <= %s ORDER BY a.seq""",
             (upto_seq, upto_seq),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -131,3 +132,5 @@ class AuditEntry:
     detail: dict[str, Any]
     prev_hash: bytes
     hash: bytes
+    # Students a bulk entry touched (audit_subjects), when the entry was read with them.
+    subjects: Sequence[UUID] = ()
