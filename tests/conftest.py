@@ -20,10 +20,17 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from campus.broker import LocalBroker
 from campus.settings import Settings
 from tests.servers import PostgresCluster, free_port, start_cluster
+
+# The machines these tests run on are small and shared: a property test's
+# speed says nothing about its correctness (performance is measured by
+# `campus bench`), so Hypothesis' per-example deadline is off.
+hypothesis_settings.register_profile("campus", deadline=None)
+hypothesis_settings.load_profile("campus")
 
 
 @pytest.fixture(scope="session", autouse=True)
